@@ -1,0 +1,88 @@
+"""Turn the typed config into the objects of a run: data, task, trainer (with logger and callbacks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback, EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.callbacks import RichProgressBar, TQDMProgressBar
+from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
+
+from rnnlab.callbacks import MetricHistory, ThroughputMeter, TorchSettings
+from rnnlab.config import Config, StockDataConfig
+from rnnlab.data.stock import StockData
+from rnnlab.tasks.base import RecurrentTask
+from rnnlab.tasks.forecast import ForecastTask
+
+DATA_MODULES: dict[type, type[pl.LightningDataModule]] = {StockDataConfig: StockData}
+TASKS = {"forecast": ForecastTask}
+
+
+def build_data(cfg: Config) -> pl.LightningDataModule:
+    """The dataset's LightningDataModule, set up so that `data.spec` is known."""
+    data = DATA_MODULES[type(cfg.data)](cfg.data, cfg.seed)
+    data.setup("fit")
+    return data
+
+
+def build_task(cfg: Config, spec: object) -> RecurrentTask:
+    """The LightningModule the dataset's task calls for, wrapping the configured encoder."""
+    return TASKS[spec.task](cfg.model, cfg.optimizer, spec, cfg.callbacks.monitor, cfg.callbacks.mode)
+
+
+def build_logger(cfg: Config, run_dir: Path) -> Logger | bool:
+    if cfg.logger.kind == "tensorboard":
+        return TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False)
+    if cfg.logger.kind == "csv":
+        return CSVLogger(save_dir=run_dir, name="csv", version="")
+    return False
+
+
+def build_callbacks(cfg: Config, task: RecurrentTask, run_dir: Path) -> list[Callback]:
+    c = cfg.callbacks
+    callbacks: list[Callback] = [
+        TorchSettings(cfg.trainer.flush_denormal, cfg.trainer.num_threads),
+        MetricHistory(),
+        ThroughputMeter(),
+        ModelCheckpoint(
+            dirpath=run_dir / "checkpoints", filename="best", monitor=task.monitor, mode=task.mode,
+            save_last=c.save_last, enable_version_counter=False, auto_insert_metric_name=False,
+        ),
+    ]
+    if c.early_stopping:
+        callbacks.append(EarlyStopping(monitor=task.monitor, mode=task.mode, patience=c.patience,
+                                       min_delta=c.min_delta))
+    if c.lr_monitor and cfg.logger.kind != "none":
+        callbacks.append(LearningRateMonitor(logging_interval="epoch"))
+    if c.progress_bar == "rich":
+        callbacks.append(RichProgressBar(leave=True))
+    elif c.progress_bar == "tqdm":
+        callbacks.append(TQDMProgressBar())
+    return callbacks
+
+
+def resolve_precision(accelerator: str, precision: str) -> str:
+    """bf16 where the device has it; GPUs without bf16 fall back to fp16 mixed precision."""
+    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    if precision == "bf16-mixed" and on_gpu and not torch.cuda.is_bf16_supported():
+        return "16-mixed"
+    return precision
+
+
+def build_trainer(cfg: Config, task: RecurrentTask, run_dir: Path) -> pl.Trainer:
+    t = cfg.trainer
+    limits = {key: value for key, value in (("limit_train_batches", t.limit_train_batches),
+                                            ("limit_val_batches", t.limit_val_batches),
+                                            ("limit_test_batches", t.limit_test_batches)) if value is not None}
+    return pl.Trainer(
+        accelerator=t.accelerator, devices=t.devices, precision=resolve_precision(t.accelerator, t.precision),
+        max_epochs=t.max_epochs, min_epochs=t.min_epochs, gradient_clip_val=t.gradient_clip_val,
+        deterministic=t.deterministic, benchmark=t.benchmark, log_every_n_steps=t.log_every_n_steps,
+        check_val_every_n_epoch=t.check_val_every_n_epoch, num_sanity_val_steps=t.num_sanity_val_steps,
+        overfit_batches=t.overfit_batches, fast_dev_run=t.fast_dev_run, **limits,
+        logger=build_logger(cfg, run_dir), callbacks=build_callbacks(cfg, task, run_dir),
+        default_root_dir=run_dir, enable_progress_bar=cfg.callbacks.progress_bar != "none",
+        enable_model_summary=cfg.callbacks.progress_bar != "none",
+    )

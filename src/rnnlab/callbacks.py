@@ -1,0 +1,68 @@
+"""Callbacks of our own: CPU settings in every training process, metric history, throughput."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+
+def configure_torch(flush_denormal: bool, num_threads: int | None) -> None:
+    """Flush subnormal floats to zero and set the thread count for this process.
+
+    Back-propagation through long sequences drives many gradients into the subnormal range, which the
+    CPU handles in a slow path (5-7x slower LSTM training on IMDB-sized inputs); TensorFlow flushes
+    them by default, PyTorch only when told. The setting is per process, hence a callback.
+    """
+    torch.set_flush_denormal(flush_denormal)
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+
+
+class TorchSettings(pl.Callback):
+    """Applies `configure_torch` in whichever process trains (launcher workers, DDP ranks)."""
+
+    def __init__(self, flush_denormal: bool, num_threads: int | None) -> None:
+        self.flush_denormal, self.num_threads = flush_denormal, num_threads
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        configure_torch(self.flush_denormal, self.num_threads)
+
+
+class MetricHistory(pl.Callback):
+    """Epoch-level scalars (train/*, val/*, learning rate) as a list of dicts, for curves and summaries."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        row: dict[str, float] = {"epoch": trainer.current_epoch}
+        for key, value in trainer.callback_metrics.items():
+            if key.startswith(("train/", "val/")) and not key.endswith("_step"):
+                row[key] = float(value)
+        self.epochs.append(row)
+
+
+class ThroughputMeter(pl.Callback):
+    """Training samples per second over the training batches only (validation time excluded)."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.seconds = 0.0
+        self._last = 0.0
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._last = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                           batch: Any, batch_idx: int) -> None:
+        now = time.perf_counter()
+        self.seconds += now - self._last
+        self._last = now
+        self.samples += len(batch[0])
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples / self.seconds if self.seconds else 0.0

@@ -1,0 +1,65 @@
+"""`python -m rnnlab`: Hydra composes the config, we validate it and run; user mistakes print one line."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from rnnlab.config import register_schemas, to_config
+from rnnlab.errors import UserError
+from rnnlab.preflight import preflight
+
+log = logging.getLogger("rnnlab")
+
+
+def discard_unstarted_run(run_dir: Path) -> None:
+    """Remove a run folder that holds nothing but Hydra's config and log: no result should look finished."""
+    leftovers = {path.name for path in run_dir.iterdir()} - {".hydra"} if run_dir.is_dir() else set()
+    if all(name.endswith(".log") for name in leftovers):
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def fail(message: str) -> None:
+    print(f"rnnlab: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def hydra_main(cfg: DictConfig) -> Any:
+    from rnnlab.train import run  # imported here so that `--help` and config errors stay fast
+
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        config = to_config(cfg)
+        if config.print_config:
+            log.info("config:\n%s", OmegaConf.to_yaml(cfg, resolve=True))
+        results = run(config, run_dir, OmegaConf.to_container(cfg, resolve=True))
+    except UserError as error:
+        discard_unstarted_run(run_dir)
+        fail(str(error))
+    return results["metrics"].get(results["monitor"])  # what a sweeper optimises: the best validation score
+
+
+def quiet_library_noise() -> None:
+    """Hide warnings that tell a user nothing actionable (in-memory data needs no loader workers)."""
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(lambda r: "litlogger" not in r.getMessage())
+
+
+def main() -> None:
+    quiet_library_noise()
+    register_schemas()
+    try:
+        preflight(sys.argv[1:])
+    except UserError as error:
+        fail(str(error))
+    hydra_main()

@@ -1,0 +1,70 @@
+"""The recurrent encoder: cell × layers × direction × dropout (× layer norm) → states and a summary."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from rnnlab.config import ModelConfig
+from rnnlab.models.attention import AttentionPooling
+from rnnlab.models.recurrent import make_recurrent_layer
+
+
+def step_mask(lengths: Tensor | None, steps: int) -> Tensor | None:
+    """[B, T] True at real (non-pad) steps of right-padded rows; None when every step is real."""
+    if lengths is None:
+        return None
+    return torch.arange(steps, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def pool_states(states: Tensor, last: Tensor, mask: Tensor | None, pooling: str) -> Tensor:
+    """Summarise states [B, T, F] as the last real state, or the mean / max / both over real steps."""
+    if pooling == "last":
+        return last
+    if mask is None:
+        mask = torch.ones(states.shape[:2], dtype=torch.bool, device=states.device)
+    weights = mask.unsqueeze(-1).to(states.dtype)
+    mean = (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+    maximum = states.masked_fill(~mask.unsqueeze(-1), torch.finfo(states.dtype).min).amax(1)
+    return {"mean": mean, "max": maximum, "mean_max": torch.cat([mean, maximum], dim=-1)}[pooling]
+
+
+class RecurrentEncoder(nn.Module):
+    """Stacked recurrent layers over batch_first inputs [B, T, input_size].
+
+    `forward` returns the per-step states of the top layer [B, T, output_size] and a summary
+    [B, summary_size]: the last real state (both directions concatenated), a pooling over the states,
+    or attention pooling when `attention` is not `none`.
+    """
+
+    def __init__(self, cfg: ModelConfig, input_size: int) -> None:
+        super().__init__()
+        directions = 2 if cfg.bidirectional else 1
+        self.output_size = cfg.hidden_size * directions
+        self.layers = nn.ModuleList(
+            make_recurrent_layer(
+                cfg.cell, input_size if i == 0 else self.output_size, cfg.hidden_size, cfg.bidirectional, cfg.impl
+            )
+            for i in range(cfg.num_layers)
+        )
+        self.norms = nn.ModuleList(
+            nn.LayerNorm(self.output_size) if cfg.layer_norm else nn.Identity() for _ in range(cfg.num_layers)
+        )
+        self.between_layers = nn.Dropout(cfg.dropout)
+        self.pooling = cfg.pooling
+        self.attention = None if cfg.attention == "none" else AttentionPooling(self.output_size, cfg.attention)
+        pooled = 2 if cfg.pooling == "mean_max" and self.attention is None else 1
+        self.summary_size = self.output_size * pooled
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        states = x
+        for depth, (layer, norm) in enumerate(zip(self.layers, self.norms)):
+            if depth > 0:
+                states = self.between_layers(states)
+            states, h_n = layer(states, lengths)
+            states = norm(states)
+        mask = step_mask(lengths, states.shape[1])
+        if self.attention is not None:
+            return states, self.attention(states, mask)
+        last = self.norms[-1](torch.cat(list(h_n), dim=-1))
+        return states, pool_states(states, last, mask, self.pooling)

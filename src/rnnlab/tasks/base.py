@@ -1,0 +1,50 @@
+"""What every task shares: the optimizer and scheduler from config, the monitored metric, NaN guard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from rnnlab.config import OptimizerConfig
+from rnnlab.errors import UserError
+
+HIGHER_IS_BETTER = ("acc", "f1", "auroc", "precision", "recall", "bleu")
+
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+
+
+class RecurrentTask(pl.LightningModule):
+    """Base LightningModule; subclasses set `default_monitor` and the steps."""
+
+    default_monitor = "val/loss"
+
+    def __init__(self, optimizer: OptimizerConfig, monitor: str | None = None, mode: str | None = None) -> None:
+        super().__init__()
+        self.optimizer_cfg = optimizer
+        self.monitor = monitor or self.default_monitor
+        self.test_report: dict[str, Any] = {}  # extra results for metrics.json, filled by the test loop
+        self.test_figures: dict[str, Figure] = {}  # figures of the test loop, saved as figures/<name>.png
+        self.mode = mode or ("max" if any(word in self.monitor for word in HIGHER_IS_BETTER) else "min")
+
+    def configure_optimizers(self) -> Any:
+        cfg = self.optimizer_cfg
+        optimizer = OPTIMIZERS[cfg.name](self.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        if cfg.scheduler == "none":
+            return optimizer
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode=self.mode, factor=cfg.plateau_factor, patience=cfg.plateau_patience
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor}}
+
+    def check_finite(self, loss: Tensor) -> None:
+        """Stop at the first NaN/inf loss with the step and the usual causes, instead of training on."""
+        if not torch.isfinite(loss):
+            lr = self.optimizer_cfg.lr
+            raise UserError(
+                f"loss became {loss.item()} at step {self.global_step} (optimizer.lr={lr:g}); "
+                "lower optimizer.lr or keep trainer.gradient_clip_val set (default 1.0)"
+            )

@@ -1,0 +1,35 @@
+"""User mistakes end with one line naming the cause and the fix, a non-zero exit and no run folder."""
+
+from __future__ import annotations
+
+import pytest
+
+CASES = {
+    "model=lstmm": "model 'lstmm' not found; choose one of attention, bigru, bilstm, gru, lstm, rnn, stacked_lstm",
+    "model.hiden_size=32": "'model.hiden_size' is not a config key; model has: cell, hidden_size",
+    "+epochs=3": "'epochs' is not a config key; the top level has: data, model, trainer",
+    "trainer.max_epochs=abc": "trainer.max_epochs: Value 'abc' of type 'str' could not be converted to Integer",
+    "model.cell=lstmm": "model.cell='lstmm' is not valid; choose one of rnn, lstm, gru",
+    "data.csv_path=/no/such/prices.csv": "data.csv_path '/no/such/prices.csv' does not exist",
+    "data.seq_len=5000": "data.seq_len=5000 with data.horizon=1 leaves no train/val/test windows",
+}
+
+
+@pytest.mark.parametrize("override", CASES)
+def test_bad_input_prints_one_clear_line_and_writes_no_run(cli, tmp_path, override):
+    result = cli(override)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("rnnlab: error: ") and CASES[override] in lines[-1]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not list((tmp_path / "logs").rglob(".hydra"))  # no run folder, so nothing that looks finished
+
+
+def test_csv_column_that_is_not_there_lists_the_columns(cli, tmp_path):
+    prices = tmp_path / "prices.csv"
+    prices.write_text("date,close\n" + "".join(f"d{i},{i}\n" for i in range(200)))
+    result = cli(f"data.csv_path={prices}", "data.column=Close")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"rnnlab: error: data.column 'Close' is not in {prices}; choose one of date, close"
+    )

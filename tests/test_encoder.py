@@ -1,0 +1,76 @@
+"""The recurrent encoder: shapes a user relies on, padding never leaks into the summary."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rnnlab.config import ModelConfig
+from rnnlab.models.encoder import RecurrentEncoder
+
+B, T, I, H = 4, 7, 3, 8
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("num_layers", [1, 3])
+def test_states_are_batch_first_and_bidirectional_doubles_features(cell, bidirectional, num_layers):
+    encoder = RecurrentEncoder(ModelConfig(cell=cell, hidden_size=H, num_layers=num_layers,
+                                           bidirectional=bidirectional, dropout=0.1), input_size=I)
+    states, summary = encoder(torch.randn(B, T, I))
+    features = H * (2 if bidirectional else 1)
+    assert states.shape == (B, T, features)
+    assert summary.shape == (B, features) == (B, encoder.summary_size)
+    assert len(encoder.layers) == num_layers
+
+
+@pytest.mark.parametrize("pooling, width", [("last", 1), ("mean", 1), ("max", 1), ("mean_max", 2)])
+def test_pooling_sets_the_summary_width(pooling, width):
+    encoder = RecurrentEncoder(ModelConfig(hidden_size=H, pooling=pooling), input_size=I)
+    _, summary = encoder(torch.randn(B, T, I))
+    assert summary.shape == (B, H * width) == (B, encoder.summary_size)
+
+
+def test_last_state_is_the_last_real_step_of_each_row():
+    encoder = RecurrentEncoder(ModelConfig(cell="gru", hidden_size=H), input_size=I).eval()
+    x, lengths = torch.randn(B, T, I), torch.tensor([7, 5, 1, 3])
+    states, summary = encoder(x, lengths)
+    for row, length in enumerate(lengths):
+        alone, _ = encoder(x[row : row + 1, :length])
+        torch.testing.assert_close(summary[row], alone[0, -1])
+        assert torch.all(states[row, length:] == 0)
+
+
+def test_bidirectional_summary_reads_each_row_back_from_its_last_real_step():
+    encoder = RecurrentEncoder(ModelConfig(hidden_size=H, bidirectional=True), input_size=I).eval()
+    x, lengths = torch.randn(B, T, I), torch.tensor([7, 4, 2, 6])
+    _, summary = encoder(x, lengths)
+    for row, length in enumerate(lengths):
+        _, alone = encoder(x[row : row + 1, :length])
+        torch.testing.assert_close(summary[row], alone[0])
+
+
+def test_padding_does_not_change_mean_max_or_attention_summaries():
+    x, lengths = torch.randn(B, T, I), torch.tensor([7, 4, 2, 6])
+    for cfg in (ModelConfig(hidden_size=H, pooling="mean_max"), ModelConfig(hidden_size=H, attention="bahdanau"),
+                ModelConfig(hidden_size=H, attention="luong", bidirectional=True)):
+        encoder = RecurrentEncoder(cfg, input_size=I).eval()
+        _, summary = encoder(x, lengths)
+        for row, length in enumerate(lengths):
+            _, alone = encoder(x[row : row + 1, :length])
+            torch.testing.assert_close(summary[row], alone[0])
+
+
+def test_attention_gives_padded_steps_zero_weight():
+    encoder = RecurrentEncoder(ModelConfig(hidden_size=H, attention="bahdanau"), input_size=I)
+    encoder(torch.randn(B, T, I), torch.tensor([7, 4, 2, 6]))
+    weights = encoder.attention.last_weights
+    assert weights.shape == (B, T)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(B))
+    assert torch.all(weights[1, 4:] == 0) and torch.all(weights[2, 2:] == 0)
+
+
+def test_layer_norm_normalises_each_layers_states():
+    encoder = RecurrentEncoder(ModelConfig(hidden_size=H, num_layers=2, layer_norm=True), input_size=I)
+    states, _ = encoder(torch.randn(B, T, I) * 10)
+    torch.testing.assert_close(states.mean(-1), torch.zeros(B, T), atol=1e-5, rtol=0)

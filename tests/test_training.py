@@ -1,0 +1,83 @@
+"""Runs on the stock series: every architecture trains, the LSTM learns, a run leaves its results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import run_in_process
+
+CONF_MODELS = sorted(path.stem for path in (Path(__file__).parents[1] / "conf" / "model").glob("*.yaml"))
+SHORT = ["debug=limit", "logger=none"]
+
+
+@pytest.mark.parametrize("model", CONF_MODELS)
+def test_every_model_config_trains_and_tests_on_stock(tmp_path, model):
+    results, run_dir = run_in_process(tmp_path, "data=stock", f"model={model}", *SHORT)
+    assert results["status"] == "ok" and results["epochs_trained"] == 2
+    assert results["params"] > 0 and results["train_samples_per_s"] > 0
+    assert (run_dir / "checkpoints" / "best.ckpt").is_file() and (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert 0 < results["metrics"]["test/rmse"] < 10
+
+
+def test_lstm_beats_naive_and_drift_and_nears_the_noise_floor_on_the_sine(tmp_path):
+    results, _ = run_in_process(tmp_path, "model=lstm", "logger=none", "seed=0")
+    metrics = results["metrics"]
+    assert metrics["test/rmse"] < metrics["test/naive_rmse"]
+    assert metrics["test/rmse"] < metrics["test/drift_rmse"]
+    assert metrics["test/rmse_over_noise_floor"] <= 1.2
+    assert metrics["test/rmse"] == pytest.approx(metrics["test/noise_floor_rmse"] * metrics["test/rmse_over_noise_floor"])
+
+
+def test_metrics_json_holds_final_metrics_baselines_and_costs(tmp_path):
+    results, run_dir = run_in_process(tmp_path, *SHORT, "data.rollout_steps=7")
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved == json.loads(json.dumps(results, default=str))
+    for key in ("test/mae", "test/rmse", "test/mase", "test/naive_rmse", "test/drift_rmse", "test/linear_rmse",
+                "test/noise_floor_rmse", "val/loss", "val/rmse", "train/loss"):
+        assert isinstance(saved["metrics"][key], float), key
+    for key in ("params", "wall_time_s", "train_samples_per_s", "best_epoch", "history", "checkpoints"):
+        assert key in saved
+    assert [row["epoch"] for row in saved["history"]] == [0, 1]
+    rollout = saved["report"]["rollout"]
+    assert len(rollout["model_rmse"]) == len(rollout["naive_rmse"]) == 7
+    assert {p.name for p in (run_dir / "figures").iterdir()} == {
+        "learning_curves.png", "forecast_vs_actual.png", "rollout_error.png"}
+
+
+def test_tensorboard_holds_scalars_figures_and_hparams_with_final_metrics(tmp_path):
+    results, run_dir = run_in_process(tmp_path, "debug=limit", "logger=tensorboard")
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/loss_step", "val/loss", "val/rmse", "test/rmse", "test/naive_rmse"} <= scalars
+    assert [e.step for e in events.Scalars("train/loss")] and len(events.Scalars("val/loss")) == 2
+    assert events.Scalars("test/rmse")[-1].value == pytest.approx(results["metrics"]["test/rmse"], rel=1e-5)
+    assert {"figures/learning_curves", "figures/forecast_vs_actual"} <= set(events.Tags()["images"])
+    plugins = events.PluginTagToContent("hparams")
+    assert "_hparams_/session_start_info" in plugins
+    assert b"model.cell" in plugins["_hparams_/session_start_info"]
+    assert b"hparams/test/rmse" in plugins["_hparams_/experiment"]
+    assert events.Scalars("hparams/test/rmse")[0].value == pytest.approx(results["metrics"]["test/rmse"], rel=1e-5)
+
+
+def test_fast_dev_run_checks_the_pipeline_without_checkpoints(tmp_path):
+    results, run_dir = run_in_process(tmp_path, "debug=fast_dev_run")
+    assert results["status"] == "ok" and "test/rmse" in results["metrics"]
+    assert not list(run_dir.rglob("*.ckpt")) and results["checkpoints"]["best"] is None
+
+
+def test_make_run_command_prints_metrics_baselines_and_where_things_are(cli, tmp_path):
+    result = cli("debug=limit")
+    assert result.returncode == 0, result.stderr
+    run_dirs = list((tmp_path / "logs" / "stock" / "runs").iterdir())
+    assert len(run_dirs) == 1
+    run_dir = run_dirs[0]
+    for text in ("test/rmse", "test/naive_rmse", "test/noise_floor_rmse", "metrics.json", "checkpoints",
+                 "figures", "tensorboard --logdir"):
+        assert text in result.stdout, text
+    assert (run_dir / ".hydra" / "config.yaml").is_file() and (run_dir / ".hydra" / "overrides.yaml").is_file()
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
