@@ -47,6 +47,6 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 @pytest.fixture
 def cli(tmp_path: Path):
     def invoke(*args: str) -> subprocess.CompletedProcess:
-        return run_cli(*QUIET, f"paths.log_dir={tmp_path / 'logs'}", *args, cwd=tmp_path)
+        return run_cli(*args, *QUIET, f"paths.log_dir={tmp_path / 'logs'}", cwd=tmp_path)
 
     return invoke

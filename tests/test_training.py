@@ -81,3 +81,19 @@ def test_make_run_command_prints_metrics_baselines_and_where_things_are(cli, tmp
         assert text in result.stdout, text
     assert (run_dir / ".hydra" / "config.yaml").is_file() and (run_dir / ".hydra" / "overrides.yaml").is_file()
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_multi_step_horizon_on_a_user_csv(tmp_path):
+    prices = tmp_path / "prices.csv"
+    prices.write_text("day,close\n" + "".join(f"{i},{100 + 10 * __import__('math').sin(i / 9)}\n" for i in range(400)))
+    results, _ = run_in_process(tmp_path, f"data.csv_path={prices}", "data.column=close", "data.horizon=3", *SHORT)
+    metrics = results["metrics"]
+    assert {"test/rmse", "test/naive_rmse", "test/linear_rmse"} <= set(metrics)
+    assert "test/noise_floor_rmse" not in metrics  # a user's series has no known clean signal
+    assert metrics["test/linear_rmse"] < metrics["test/naive_rmse"]  # a smooth curve: the slope helps
+
+
+def test_overfit_preset_drives_the_training_loss_down(tmp_path):
+    results, _ = run_in_process(tmp_path, "debug=overfit", "trainer.max_epochs=40", "logger=none")
+    losses = [row["train/loss"] for row in results["history"]]
+    assert losses[-1] < 0.2 * losses[0]
