@@ -5,7 +5,7 @@ TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: install run test test-full tensorboard clean
+.PHONY: install run test test-full lint tensorboard clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: install  ## the default suite (fast tests)
 
 test-full: install  ## every test, slow ones included
 	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+lint:  ## style and common mistakes (ruff)
+	$(BIN)/ruff check src tests
 
 tensorboard:
 	$(BIN)/tensorboard --logdir logs/

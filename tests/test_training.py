@@ -29,7 +29,8 @@ def test_lstm_beats_naive_and_drift_and_nears_the_noise_floor_on_the_sine(tmp_pa
     assert metrics["test/rmse"] < metrics["test/naive_rmse"]
     assert metrics["test/rmse"] < metrics["test/drift_rmse"]
     assert metrics["test/rmse_over_noise_floor"] <= 1.2
-    assert metrics["test/rmse"] == pytest.approx(metrics["test/noise_floor_rmse"] * metrics["test/rmse_over_noise_floor"])
+    floor, ratio = metrics["test/noise_floor_rmse"], metrics["test/rmse_over_noise_floor"]
+    assert metrics["test/rmse"] == pytest.approx(floor * ratio)
 
 
 def test_metrics_json_holds_final_metrics_baselines_and_costs(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -90,7 +91,9 @@ class ForecastTask(RecurrentTask):
         self.log_dict(metrics)
         self.test_report["rollout"] = self._rollout_report(*data.rollout_windows())
         self.test_figures = {
-            "forecast_vs_actual": self._forecast_figure(data.windows["test"].starts[:count], actual, prediction, references),
+            "forecast_vs_actual": self._forecast_figure(
+                data.windows["test"].starts[:count], actual, prediction, references
+            ),
             "rollout_error": self._rollout_figure(self.test_report["rollout"]),
         }
 
