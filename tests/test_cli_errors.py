@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from imdb_fixture import write_imdb_archive
+
 CASES = {
     "model=lstmm": "model 'lstmm' not found; choose one of attention, bigru, bilstm, gru, lstm, rnn, stacked_lstm",
     "model.hiden_size=32": "'model.hiden_size' is not a config key; model has: cell, hidden_size",
@@ -12,12 +14,16 @@ CASES = {
     "model.cell=lstmm": "model.cell='lstmm' is not valid; choose one of rnn, lstm, gru",
     "data.csv_path=/no/such/prices.csv": "data.csv_path '/no/such/prices.csv' does not exist",
     "data.seq_len=5000": "data.seq_len=5000 with data.horizon=1 leaves no train/val/test windows",
+    "data=imdb data.vocab_size=2": "data.vocab_size=2 is too small; it counts PAD and OOV, use >= 3",
+    "data=imdb data.max_len=0": "data.max_len=0 is not valid",
+    "data=imdb data.path=/no/such/imdb.tgz": "data.path '/no/such/imdb.tgz' does not exist",
+    "data=imdb data.download=false data.cache_dir=empty_cache": "IMDB data not found and downloading is off; put",
 }
 
 
 @pytest.mark.parametrize("override", CASES)
 def test_bad_input_prints_one_clear_line_and_writes_no_run(cli, tmp_path, override):
-    result = cli(override)
+    result = cli(*override.split())
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines[-1].startswith("rnnlab: error: ") and CASES[override] in lines[-1]
@@ -33,3 +39,12 @@ def test_csv_column_that_is_not_there_lists_the_columns(cli, tmp_path):
     assert result.stderr.strip().splitlines()[-1] == (
         f"rnnlab: error: data.column 'Close' is not in {prices}; choose one of date, close"
     )
+
+
+def test_truncated_imdb_archive_is_refused_and_leaves_no_cache(cli, tmp_path):
+    archive = write_imdb_archive(tmp_path / "imdb.tar.gz")
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    result = cli("data=imdb", f"data.path={archive}", "data.cache_dir=cache")
+    assert result.returncode == 2
+    assert "is corrupt or truncated" in result.stderr.strip().splitlines()[-1]
+    assert not list((tmp_path / "cache").rglob("*.txt")) and not list((tmp_path / "cache").rglob("*.npz"))

@@ -17,13 +17,15 @@ from pytorch_lightning.callbacks import (
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from rnnlab.callbacks import MetricHistory, ThroughputMeter, TorchSettings
-from rnnlab.config import Config, StockDataConfig
+from rnnlab.config import Config, ImdbDataConfig, StockDataConfig
+from rnnlab.data.imdb import ImdbData
 from rnnlab.data.stock import StockData
 from rnnlab.tasks.base import RecurrentTask
+from rnnlab.tasks.classify import ClassifyTask
 from rnnlab.tasks.forecast import ForecastTask
 
-DATA_MODULES: dict[type, type[pl.LightningDataModule]] = {StockDataConfig: StockData}
-TASKS = {"forecast": ForecastTask}
+DATA_MODULES: dict[type, type[pl.LightningDataModule]] = {StockDataConfig: StockData, ImdbDataConfig: ImdbData}
+TASKS = {"forecast": ForecastTask, "classify": ClassifyTask}
 
 
 def build_data(cfg: Config) -> pl.LightningDataModule:

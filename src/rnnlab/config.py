@@ -114,6 +114,50 @@ class StockDataConfig:
             raise UserError("data.start_value must be > 0 for the gbm generator (prices stay positive)")
 
 
+SIDES = ("pre", "post")
+
+
+@dataclass
+class ImdbDataConfig:
+    """The Large Movie Review Dataset: where to find it, how to tokenise it, and the classifier's input/head."""
+
+    path: Optional[str] = None
+    cache_dir: Optional[str] = None
+    url: str = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+    sha256: Optional[str] = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
+    download: bool = True
+    vocab_size: int = 20000
+    max_len: int = 400
+    truncate: str = "pre"
+    pad: str = "pre"
+    lowercase: bool = True
+    token_pattern: str = "[a-z0-9']+"
+    val_fraction: float = 0.1
+    batch_size: int = 64
+    bucket_by_length: bool = True
+    embedding_dim: int = 128
+    embedding_dropout: float = 0.0
+    head_dropout: float = 0.0
+    num_workers: int = 0
+    wrong_examples: int = 10
+
+    def check(self) -> None:
+        if self.vocab_size < 3:
+            raise UserError(f"data.vocab_size={self.vocab_size} is too small; it counts PAD and OOV, use >= 3")
+        if self.max_len <= 0:
+            raise UserError(f"data.max_len={self.max_len} is not valid; keep at least 1 token per review")
+        _choice("data.truncate", self.truncate, SIDES)
+        _choice("data.pad", self.pad, SIDES)
+        if not 0 < self.val_fraction < 1:
+            raise UserError(f"data.val_fraction={self.val_fraction} is out of range; use a value in (0, 1)")
+        _at_least("data.batch_size", self.batch_size, 1)
+        _at_least("data.embedding_dim", self.embedding_dim, 1)
+        _fraction("data.embedding_dropout", self.embedding_dropout)
+        _fraction("data.head_dropout", self.head_dropout)
+        _at_least("data.num_workers", self.num_workers, 0)
+        _at_least("data.wrong_examples", self.wrong_examples, 0)
+
+
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
 PRECISIONS = ("32-true", "32", "64-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true")
 
@@ -234,7 +278,7 @@ class Config:
     print_config: bool = True
 
 
-DATA_SCHEMAS: dict[str, type] = {"stock": StockDataConfig}
+DATA_SCHEMAS: dict[str, type] = {"stock": StockDataConfig, "imdb": ImdbDataConfig}
 
 
 def register_schemas() -> None:

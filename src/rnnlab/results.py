@@ -39,8 +39,7 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def learning_curves(history: list[dict[str, float]]) -> dict[str, Any]:
     epochs = [row["epoch"] for row in history]
     losses = {key: (epochs, [row.get(key, float("nan")) for row in history]) for key in ("train/loss", "val/loss")}
-    return {"learning_curves": line_figure("Learning curves", "epoch", "loss (MSE on scaled values)", losses,
-                                           log_y=True)}
+    return {"learning_curves": line_figure("Learning curves", "epoch", "loss", losses, log_y=True)}
 
 
 def best_epoch(history: list[dict[str, float]], monitor: str, mode: str) -> dict[str, float]:
@@ -90,6 +89,8 @@ def write_results(run_dir: Path, trainer: pl.Trainer, task: RecurrentTask, resul
         final = {f"hparams/{k}": v for k, v in results["metrics"].items() if k.startswith(("test/", "val/"))}
         tensorboard.log_hyperparams(flatten(config), metrics=final)
         tensorboard.finalize("success")
+    for name, text in task.test_files.items():
+        (run_dir / name).write_text(text)
     write_json_atomic(run_dir / "metrics.json", results)
 
 

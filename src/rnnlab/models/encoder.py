@@ -34,12 +34,15 @@ class RecurrentEncoder(nn.Module):
 
     `forward` returns the per-step states of the top layer [B, T, output_size] and a summary
     [B, summary_size]: the last real state (both directions concatenated), a pooling over the states,
-    or attention pooling when `attention` is not `none`.
+    or attention pooling when `attention` is not `none`. `lengths` (right-padded rows) makes every
+    layer stop at each row's end; `mask` alone ([B, T], True at real steps) only keeps pads out of the
+    pooling and attention, as Keras does with pre-padded input.
     """
 
     def __init__(self, cfg: ModelConfig, input_size: int) -> None:
         super().__init__()
         directions = 2 if cfg.bidirectional else 1
+        self.bidirectional = cfg.bidirectional
         self.output_size = cfg.hidden_size * directions
         self.layers = nn.ModuleList(
             make_recurrent_layer(
@@ -56,14 +59,15 @@ class RecurrentEncoder(nn.Module):
         pooled = 2 if cfg.pooling == "mean_max" and self.attention is None else 1
         self.summary_size = self.output_size * pooled
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, lengths: Tensor | None = None, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         states = x
         for depth, (layer, norm) in enumerate(zip(self.layers, self.norms)):
             if depth > 0:
                 states = self.between_layers(states)
             states, h_n = layer(states, lengths)
             states = norm(states)
-        mask = step_mask(lengths, states.shape[1])
+        if mask is None:
+            mask = step_mask(lengths, states.shape[1])
         if self.attention is not None:
             return states, self.attention(states, mask)
         last = self.norms[-1](torch.cat(list(h_n), dim=-1))

@@ -28,6 +28,7 @@ class RecurrentTask(pl.LightningModule):
         self.monitor = monitor or self.default_monitor
         self.test_report: dict[str, Any] = {}  # extra results for metrics.json, filled by the test loop
         self.test_figures: dict[str, Figure] = {}  # figures of the test loop, saved as figures/<name>.png
+        self.test_files: dict[str, str] = {}  # text reports of the test loop, saved beside metrics.json
         self.mode = mode or ("max" if any(word in self.monitor for word in HIGHER_IS_BETTER) else "min")
 
     def configure_optimizers(self) -> Any:

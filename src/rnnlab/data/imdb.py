@@ -1,0 +1,154 @@
+"""IMDB sentiment as a LightningDataModule: located, encoded (cached), split, batched by length."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from rnnlab.config import ImdbDataConfig
+from rnnlab.data.archive import default_cache_dir
+from rnnlab.data.imdb_source import EncodedSplit, load_encoded_imdb, locate_imdb, read_split
+from rnnlab.data.text import TextSettings
+
+Batch = tuple[Tensor, Tensor, Tensor, Tensor]  # tokens [B, T], lengths [B], labels [B], review index [B]
+
+
+@dataclass(frozen=True)
+class ClassifySpec:
+    """What a text classifier needs: the vocabulary (with its tokenizer) and how text was encoded."""
+
+    vocab: dict[str, Any]  # Vocabulary.to_dict(): stored in the checkpoint so prediction needs nothing else
+    text: dict[str, Any]  # TextSettings as a dict: max_len, truncate, pad, ...
+    embedding_dim: int
+    embedding_dropout: float = 0.0
+    head_dropout: float = 0.0
+    labels: list[str] = field(default_factory=lambda: ["neg", "pos"])
+    task: str = "classify"
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab["words"])
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, val): `fraction` of each label's reviews, drawn with `seed`, go to validation."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        cut = round(len(members) * fraction)
+        val.append(members[:cut])
+        train.append(members[cut:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+class ReviewSet(Dataset):
+    def __init__(self, split: EncodedSplit, indices: np.ndarray | None = None) -> None:
+        rows = np.arange(len(split.labels)) if indices is None else indices
+        self.tokens = torch.as_tensor(split.tokens[rows])
+        self.lengths = torch.as_tensor(split.lengths[rows])
+        self.labels = torch.as_tensor(split.labels[rows])
+        self.rows = torch.as_tensor(rows)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> Batch:
+        return self.tokens[i], self.lengths[i], self.labels[i], self.rows[i]
+
+
+class LengthBuckets(Sampler[list[int]]):
+    """Batches of reviews of similar length: sort within pools of 50 batches, then shuffle the batches.
+
+    Trimming each batch to its longest review then removes most of the padding (median review 174
+    tokens against max_len 400). A new order is drawn every epoch from one seeded generator.
+    """
+
+    POOL_BATCHES = 50
+
+    def __init__(self, lengths: Tensor, batch_size: int, shuffle: bool, seed: int) -> None:
+        self.lengths, self.batch_size, self.shuffle = lengths, batch_size, shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        n, size = len(self.lengths), self.batch_size
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        pool = size * self.POOL_BATCHES
+        batches = []
+        for start in range(0, n, pool):
+            chunk = order[start : start + pool]
+            chunk = chunk[torch.argsort(self.lengths[chunk], stable=True)]
+            batches.extend(chunk[i : i + size].tolist() for i in range(0, len(chunk), size))
+        if self.shuffle:
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=self.generator)]
+        return iter(batches)
+
+
+def trim_padding(pad_side: str):
+    """A collate function that stacks reviews and cuts the columns that are padding in every row."""
+
+    def collate(items: list[Batch]) -> Batch:
+        tokens, lengths, labels, rows = (torch.stack(column) for column in zip(*items))
+        width = max(int(lengths.max()), 1)
+        tokens = tokens[:, :width] if pad_side == "post" else tokens[:, tokens.shape[1] - width :]
+        return tokens, lengths, labels, rows
+
+    return collate
+
+
+class ImdbData(pl.LightningDataModule):
+    """25,000 training reviews (a stratified validation split carved out) and 25,000 test reviews."""
+
+    def __init__(self, cfg: ImdbDataConfig, seed: int) -> None:
+        super().__init__()
+        self.cfg, self.seed = cfg, seed
+        self.sets: dict[str, ReviewSet] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.sets:
+            return
+        cfg = self.cfg
+        cache_dir = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()
+        path = Path(cfg.path) if cfg.path else None
+        self.root = locate_imdb(path, cache_dir, cfg.url, cfg.sha256, cfg.download)
+        settings = TextSettings(cfg.vocab_size, cfg.max_len, cfg.truncate, cfg.pad, cfg.lowercase, cfg.token_pattern)
+        encoded = load_encoded_imdb(self.root, settings, cache_dir)
+        train, val = stratified_split(encoded.train.labels, cfg.val_fraction, self.seed)
+        self.sets = {"train": ReviewSet(encoded.train, train), "val": ReviewSet(encoded.train, val),
+                     "test": ReviewSet(encoded.test)}
+        self.spec = ClassifySpec(encoded.vocab.to_dict(), asdict(settings), cfg.embedding_dim,
+                                 cfg.embedding_dropout, cfg.head_dropout)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        reviews = self.sets[split]
+        common = {"collate_fn": trim_padding(self.cfg.pad), "num_workers": self.cfg.num_workers,
+                  "persistent_workers": self.cfg.num_workers > 0}
+        if self.cfg.bucket_by_length:
+            sampler = LengthBuckets(reviews.lengths, self.cfg.batch_size, shuffle, self.seed)
+            return DataLoader(reviews, batch_sampler=sampler, **common)
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(reviews, batch_size=self.cfg.batch_size, shuffle=shuffle, generator=generator, **common)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def test_texts(self) -> list[str]:
+        """The raw test reviews, indexed like the `rows` of test batches (for the error report)."""
+        return read_split(self.root, "test")[0]

@@ -1,0 +1,142 @@
+"""IMDB sentiment end to end on small reviews in the official layout (the real archive: test_imdb_real)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import run_in_process
+from imdb_fixture import TEST_ONLY_WORDS, write_imdb_folder
+from rnnlab.config import ImdbDataConfig
+from rnnlab.data.imdb import ImdbData, LengthBuckets
+from rnnlab.data.text import OOV_ID, PAD_ID
+from rnnlab.predict import main as predict_main
+from rnnlab.tasks.classify import align_left
+
+CONF_MODELS = sorted(path.stem for path in (Path(__file__).parents[1] / "conf" / "model").glob("*.yaml"))
+POSITIVE = "great wonderful loved superb brilliant moving".split()
+NEGATIVE = "awful boring hated dreadful terrible dull".split()
+FILLER = "the movie film a and of it was plot acting story i to this".split()
+
+
+def sentiment_reviews(per_label: dict[str, int], seed: int = 0) -> dict[tuple[str, str], dict[str, str]]:
+    """Reviews of 5-60 words whose sentiment shows in a few words among filler: learnable, not trivial."""
+    rng = random.Random(seed)
+    reviews = {}
+    for split, count in per_label.items():
+        for label, words in (("pos", POSITIVE), ("neg", NEGATIVE)):
+            texts = {}
+            for i in range(count):
+                body = [rng.choice(FILLER) for _ in range(rng.randint(5, 60))]
+                for _ in range(2):
+                    body.insert(rng.randrange(len(body)), rng.choice(words))
+                texts[f"{i}_{8 if label == 'pos' else 2}.txt"] = " ".join(body) + ".<br /><br />"
+            reviews[(split, label)] = texts
+    return reviews
+
+
+@pytest.fixture
+def reviews_folder(tmp_path):
+    return write_imdb_folder(tmp_path / "data", sentiment_reviews({"train": 300, "test": 100}))
+
+
+def imdb(folder: Path, tmp_path: Path, *overrides: str) -> list[str]:
+    return ["data=imdb", f"data.path={folder}", f"data.cache_dir={tmp_path / 'cache'}", "data.download=false",
+            "data.embedding_dim=16", "model.hidden_size=16", *overrides]
+
+
+def test_vocabulary_comes_from_training_reviews_only(tmp_path):
+    folder = write_imdb_folder(tmp_path / "data")
+    data = ImdbData(ImdbDataConfig(path=str(folder), cache_dir=str(tmp_path / "cache"), val_fraction=0.34), seed=0)
+    data.setup()
+    words = data.spec.vocab["words"]
+    assert words[PAD_ID] == "<pad>" and words[OOV_ID] == "<oov>"
+    assert not set(TEST_ONLY_WORDS) & set(words)
+    assert sorted(data.sets["val"].labels.tolist()) == [0, 1]  # stratified: one review of each label
+    assert len(data.sets["train"]) == 4 and len(data.sets["test"]) == 4
+
+
+def test_batches_are_trimmed_to_their_longest_review_on_the_padded_side(reviews_folder, tmp_path):
+    for pad in ("pre", "post"):
+        cfg = ImdbDataConfig(path=str(reviews_folder), cache_dir=str(tmp_path / "cache"), pad=pad, batch_size=32)
+        data = ImdbData(cfg, seed=0)
+        data.setup()
+        tokens, lengths, labels, rows = next(iter(data.train_dataloader()))
+        assert tokens.shape[1] == lengths.max() and tokens.shape[0] == len(labels) == len(rows) == 32
+        real = tokens != PAD_ID
+        first_real = real[:, 0] if pad == "post" else real[:, -1]
+        assert first_real.all() and torch.equal(real.sum(1), lengths)
+
+
+def test_length_buckets_cover_every_review_once_and_group_similar_lengths():
+    lengths = torch.randint(1, 400, (1000,))
+    sampler = LengthBuckets(lengths, batch_size=10, shuffle=True, seed=0)
+    first, second = list(sampler), list(sampler)
+    assert sorted(i for batch in first for i in batch) == list(range(1000))
+    assert first != second  # a new order every epoch
+    spread = sum(int(lengths[b].max() - lengths[b].min()) for b in first) / len(first)
+    assert spread < 40  # random batches of 10 would spread over ~320 tokens
+
+
+def test_align_left_moves_pre_padded_tokens_to_the_front():
+    tokens = torch.tensor([[0, 0, 5, 6], [7, 8, 9, 4], [0, 0, 0, 3]])
+    assert align_left(tokens, torch.tensor([2, 4, 1])).tolist() == [[5, 6, 0, 0], [7, 8, 9, 4], [3, 0, 0, 0]]
+
+
+@pytest.mark.parametrize("model", CONF_MODELS)
+def test_every_model_config_classifies_reviews(reviews_folder, tmp_path, model):
+    results, run_dir = run_in_process(tmp_path, *imdb(reviews_folder, tmp_path, f"model={model}", "debug=limit",
+                                                      "logger=none", "trainer.limit_test_batches=null"))
+    metrics = results["metrics"]
+    for key in ("test/acc", "test/f1", "test/precision", "test/recall", "test/auroc", "val/acc", "val/loss"):
+        assert 0 <= metrics[key] <= 1 or key.endswith("loss"), key
+    assert sum(map(sum, results["report"]["confusion_matrix"])) == 200
+    assert (run_dir / "figures" / "confusion_matrix.png").is_file()
+    assert "precision" in (run_dir / "classification_report.txt").read_text()
+
+
+@pytest.mark.parametrize("pad", ["pre", "post"])
+def test_an_lstm_learns_the_sentiment_and_predict_reads_its_checkpoint(reviews_folder, tmp_path, capsys, pad):
+    results, run_dir = run_in_process(tmp_path, *imdb(reviews_folder, tmp_path, f"data.pad={pad}", "logger=none",
+                                                      "trainer.max_epochs=8", "optimizer.lr=0.01"))
+    assert results["metrics"]["test/acc"] > 0.9
+    assert results["metrics"]["test/auroc"] > 0.95
+    wrong = (run_dir / "most_confidently_wrong.md").read_text()
+    assert wrong.startswith("# Most confidently wrong")
+    predict_main([f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}", "text=a wonderful superb film, loved it"])
+    predict_main([f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}", "text=boring and awful, I hated it"])
+    lines = capsys.readouterr().out.strip().splitlines()[-2:]
+    assert lines[0].startswith("pos\t") and lines[1].startswith("neg\t")
+    texts = tmp_path / "texts.txt"
+    texts.write_text("loved it, brilliant\n\ndull dull dull\n")
+    predict_main([f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}", f"file={texts}"])
+    assert [line.split("\t")[0] for line in capsys.readouterr().out.strip().splitlines()] == ["pos", "neg"]
+
+
+def test_predict_refuses_empty_text_foreign_checkpoints_and_garbage(tmp_path, capsys):
+    forecast, run_dir = run_in_process(tmp_path, "debug=limit", "logger=none")
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(b"not a checkpoint")
+    cases = {
+        ("text=",): "the text to predict is empty",
+        (f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}", "text=hello"): "this checkpoint is a forecast model",
+        (f"ckpt={garbage}", "text=hello"): "is not a readable rnnlab checkpoint",
+        (f"ckpt={tmp_path / 'missing.ckpt'}", "text=hello"): "does not exist",
+    }
+    for args, message in cases.items():
+        argv = list(args) if args[0].startswith("ckpt") else [f"ckpt={garbage}", *args]
+        with pytest.raises(SystemExit) as exit_info:
+            predict_main(argv)
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+def test_metrics_json_reports_the_classifier(reviews_folder, tmp_path):
+    _, run_dir = run_in_process(tmp_path, *imdb(reviews_folder, tmp_path, "debug=limit", "logger=none"))
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved["task"] == "classify" and saved["monitor"] == "val/acc"
+    assert set(saved["report"]["classification_report"]["classes"]) == {"neg", "pos"}
