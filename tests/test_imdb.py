@@ -99,10 +99,12 @@ def test_every_model_config_classifies_reviews(reviews_folder, tmp_path, model):
     assert "precision" in (run_dir / "classification_report.txt").read_text()
 
 
-@pytest.mark.parametrize("pad", ["pre", "post"])
-def test_an_lstm_learns_the_sentiment_and_predict_reads_its_checkpoint(reviews_folder, tmp_path, capsys, pad):
+@pytest.mark.parametrize("pad, scheduler", [("pre", "plateau"), ("post", "onecycle")])
+def test_an_lstm_learns_the_sentiment_and_predict_reads_its_checkpoint(reviews_folder, tmp_path, capsys, pad,
+                                                                       scheduler):
     results, run_dir = run_in_process(tmp_path, *imdb(reviews_folder, tmp_path, f"data.pad={pad}", "logger=none",
-                                                      "trainer.max_epochs=8", "optimizer.lr=0.01"))
+                                                      "trainer.max_epochs=8", "optimizer.lr=0.01",
+                                                      f"optimizer.scheduler={scheduler}"))
     assert results["metrics"]["test/acc"] > 0.9
     assert results["metrics"]["test/auroc"] > 0.95
     wrong = (run_dir / "most_confidently_wrong.md").read_text()

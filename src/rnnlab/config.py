@@ -235,7 +235,7 @@ class LoggerConfig:
 
 
 OPTIMIZERS = ("adam", "adamw")
-SCHEDULERS = ("plateau", "none")
+SCHEDULERS = ("plateau", "onecycle", "none")
 
 
 @dataclass
@@ -246,6 +246,7 @@ class OptimizerConfig:
     scheduler: str = "plateau"
     plateau_factor: float = 0.5
     plateau_patience: int = 2
+    warmup_fraction: float = 0.3
 
     def check(self) -> None:
         _choice("optimizer.name", self.name, OPTIMIZERS)
@@ -256,6 +257,8 @@ class OptimizerConfig:
         if not 0 < self.plateau_factor < 1:
             raise UserError(f"optimizer.plateau_factor={self.plateau_factor} is not valid; use a value in (0, 1)")
         _at_least("optimizer.plateau_patience", self.plateau_patience, 0)
+        if not 0 < self.warmup_fraction < 1:
+            raise UserError(f"optimizer.warmup_fraction={self.warmup_fraction} is not valid; use a value in (0, 1)")
 
 
 @dataclass

@@ -36,6 +36,12 @@ class RecurrentTask(pl.LightningModule):
         optimizer = OPTIMIZERS[cfg.name](self.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         if cfg.scheduler == "none":
             return optimizer
+        if cfg.scheduler == "onecycle":
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=cfg.lr, total_steps=int(self.trainer.estimated_stepping_batches),
+                pct_start=cfg.warmup_fraction,
+            )
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode=self.mode, factor=cfg.plateau_factor, patience=cfg.plateau_patience
         )
