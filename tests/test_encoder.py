@@ -74,3 +74,30 @@ def test_layer_norm_normalises_each_layers_states():
     encoder = RecurrentEncoder(ModelConfig(hidden_size=H, num_layers=2, layer_norm=True), input_size=I)
     states, _ = encoder(torch.randn(B, T, I) * 10)
     torch.testing.assert_close(states.mean(-1), torch.zeros(B, T), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_fused_and_torch_implementations_agree_and_share_checkpoints(cell):
+    cfg = dict(cell=cell, hidden_size=H, num_layers=2, bidirectional=True, pooling="mean_max")
+    fused = RecurrentEncoder(ModelConfig(impl="fused", **cfg), input_size=I)
+    plain = RecurrentEncoder(ModelConfig(impl="torch", **cfg), input_size=I)
+    plain.load_state_dict(fused.state_dict())
+    x, lengths = torch.randn(B, T, I, requires_grad=True), torch.tensor([7, 4, 1, 6])
+    for with_lengths in (None, lengths):
+        (states_f, summary_f), (states_t, summary_t) = fused(x, with_lengths), plain(x, with_lengths)
+        torch.testing.assert_close(states_f, states_t, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(summary_f, summary_t, atol=1e-5, rtol=1e-5)
+        grad_f, = torch.autograd.grad(summary_f.sum(), x)
+        grad_t, = torch.autograd.grad(summary_t.sum(), x)
+        torch.testing.assert_close(grad_f, grad_t, atol=1e-5, rtol=1e-5)
+
+
+def test_auto_picks_fused_where_it_is_faster_on_cpu():
+    x, lengths = torch.randn(B, T, I), torch.tensor([7, 4, 1, 6])
+    layers = {cell: RecurrentEncoder(ModelConfig(cell=cell, hidden_size=H), input_size=I).layers[0]
+              for cell in ("rnn", "lstm", "gru")}
+    assert layers["gru"].use_fused(x, None) and layers["rnn"].use_fused(x, None)
+    assert not layers["lstm"].use_fused(x, None)  # oneDNN's LSTM is faster on full-length input
+    assert layers["lstm"].use_fused(x, lengths)  # packed sequences leave oneDNN
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not layers["gru"].use_fused(x, None)  # bf16 runs nn.*

@@ -37,7 +37,7 @@ def _fraction(key: str, value: float, *, inclusive_high: bool = False) -> None:
 CELLS = ("rnn", "lstm", "gru")
 POOLINGS = ("last", "mean", "max", "mean_max")
 ATTENTIONS = ("none", "bahdanau", "luong")
-IMPLS = ("auto", "torch")
+IMPLS = ("auto", "torch", "fused")
 
 
 @dataclass

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from rnnlab.config import ModelConfig
 from rnnlab.models.attention import AttentionPooling
-from rnnlab.models.recurrent import make_recurrent_layer
+from rnnlab.models.recurrent import RecurrentLayer
 
 
 def step_mask(lengths: Tensor | None, steps: int) -> Tensor | None:
@@ -45,7 +45,7 @@ class RecurrentEncoder(nn.Module):
         self.bidirectional = cfg.bidirectional
         self.output_size = cfg.hidden_size * directions
         self.layers = nn.ModuleList(
-            make_recurrent_layer(
+            RecurrentLayer(
                 cfg.cell, input_size if i == 0 else self.output_size, cfg.hidden_size, cfg.bidirectional, cfg.impl
             )
             for i in range(cfg.num_layers)

@@ -1,38 +1,63 @@
-"""One recurrent layer behind one seam: `make_recurrent_layer` picks the implementation (`model.impl`).
+"""One recurrent layer behind one seam: `RecurrentLayer` runs the implementation `model.impl` picks.
 
 Every implementation takes `x [B, T, I]` (batch_first) and optional `lengths [B]` of right-padded rows,
 and returns `outputs [B, T, H * directions]` (zeros at padded steps) and `h_n [directions, B, H]`, the
-state at each row's last real step.
+state at each row's last real step. They share one set of parameters (those of `nn.RNN/LSTM/GRU`), so
+a checkpoint trained with one implementation loads and runs with the other.
 """
 
 from __future__ import annotations
 
+import logging
+
+import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from rnnlab.models.fused import fused_recurrence
+
 TORCH_CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+log = logging.getLogger(__name__)
 
 
-class TorchRecurrentLayer(nn.Module):
-    """`nn.RNN` / `nn.LSTM` / `nn.GRU` (one layer); cuDNN on GPU, oneDNN for LSTM on CPU."""
+def torch_recurrence(rnn: nn.RNNBase, x: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor]:
+    """`nn.RNN/LSTM/GRU`: cuDNN on GPU, oneDNN for LSTM on CPU (full-length input only)."""
+    if lengths is None:
+        outputs, state = rnn(x)
+    else:
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed_out, state = rnn(packed)
+        outputs, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=x.shape[1])
+    return outputs, state[0] if isinstance(state, tuple) else state
 
-    def __init__(self, cell: str, input_size: int, hidden_size: int, bidirectional: bool) -> None:
+
+class RecurrentLayer(nn.Module):
+    """One layer of `cell`; `impl` = torch (`nn.*`), fused (ours, faster on CPU) or auto (the fastest).
+
+    `auto` runs our fused recurrence on the CPU wherever it is faster than PyTorch's kernels: always for
+    GRU and RNN, and for LSTM with variable lengths (packed sequences leave oneDNN); full-length LSTM,
+    GPUs (cuDNN) and autocast (bf16) run `nn.*`.
+    """
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, bidirectional: bool, impl: str = "auto") -> None:
         super().__init__()
+        self.cell, self.impl = cell, impl
         self.rnn = TORCH_CELLS[cell](input_size, hidden_size, batch_first=True, bidirectional=bidirectional)
+        self._fallback_logged = False
+
+    def use_fused(self, x: Tensor, lengths: Tensor | None) -> bool:
+        if self.impl == "torch":
+            return False
+        autocast = torch.is_autocast_enabled(x.device.type)
+        if self.impl == "fused":
+            if autocast and not self._fallback_logged:
+                log.info("model.impl=fused runs in full precision only; nn.%s takes over under autocast",
+                         type(self.rnn).__name__)
+                self._fallback_logged = True
+            return not autocast
+        return x.device.type == "cpu" and not autocast and (self.cell != "lstm" or lengths is not None)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        if lengths is None:
-            outputs, state = self.rnn(x)
-        else:
-            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-            packed_out, state = self.rnn(packed)
-            outputs, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=x.shape[1])
-        h_n = state[0] if isinstance(state, tuple) else state
-        return outputs, h_n
-
-
-def make_recurrent_layer(
-    cell: str, input_size: int, hidden_size: int, bidirectional: bool, impl: str = "auto"
-) -> nn.Module:
-    """Build one recurrent layer with the implementation `impl` asks for (`auto` picks the fastest)."""
-    return TorchRecurrentLayer(cell, input_size, hidden_size, bidirectional)
+        if self.use_fused(x, lengths):
+            return fused_recurrence(self.rnn, self.cell, x, lengths)
+        return torch_recurrence(self.rnn, x, lengths)

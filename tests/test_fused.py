@@ -1,0 +1,154 @@
+"""FusedRecurrentLayer against torch's nn.RNN / nn.GRU / nn.LSTM: same outputs, h_n and gradients."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from rnnlab.models.fused import FusedRecurrentLayer
+
+TORCH_CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+
+def torch_forward(module: nn.RNNBase, x: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor]:
+    """The reference: the torch module on a packed batch, padded back to the full length."""
+    if lengths is None:
+        outputs, state = module(x)
+    else:
+        packed, state = module(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+        outputs, _ = pad_packed_sequence(packed, batch_first=True, total_length=x.shape[1])
+    return outputs, state[0] if isinstance(state, tuple) else state
+
+
+def random_lengths(rng: random.Random, batch: int, steps: int) -> Tensor:
+    """Random lengths in [1, steps] that include a length-1 row and a full-length row."""
+    lengths = [rng.randint(1, steps) for _ in range(batch)]
+    short, full = rng.sample(range(batch), 2)
+    lengths[short], lengths[full] = 1, steps
+    return torch.tensor(lengths)
+
+
+def assert_close(actual: Tensor, expected: Tensor, tol: float, where: str) -> None:
+    torch.testing.assert_close(actual, expected, atol=tol, rtol=tol, msg=lambda message: f"{where}: {message}")
+
+
+def outputs_and_grads(module: nn.Module, run, x: Tensor, lengths: Tensor | None, weights: tuple[Tensor, Tensor]):
+    x = x.detach().clone().requires_grad_(x.requires_grad)
+    outputs, h_n = run(module, x, lengths)
+    loss = (outputs * weights[0]).sum() + (h_n * weights[1]).sum()
+    inputs = [x, *module.parameters()] if x.requires_grad else list(module.parameters())
+    return outputs, h_n, torch.autograd.grad(loss, inputs)
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.float64, 1e-10)])
+@pytest.mark.parametrize("variable", [False, True], ids=["full", "lengths"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("cell", list(TORCH_CELLS))
+def test_matches_torch(cell: str, bidirectional: bool, variable: bool, dtype: torch.dtype, tol: float) -> None:
+    """Property-style: for seeded random shapes, outputs, h_n and every gradient equal torch's."""
+    rng = random.Random(f"{cell}-{bidirectional}-{variable}")
+    torch.manual_seed(rng.randrange(2**31))
+    for draw in range(6):
+        batch, steps = rng.randint(2, 6), rng.randint(1 if not variable else 2, 12)
+        inputs, hidden = rng.randint(1, 7), rng.randint(1, 7)
+        if draw == 5 and dtype == torch.float64:  # larger: fp32 sums of this many terms differ by > 1e-5
+            batch, steps, inputs, hidden = rng.randint(10, 20), rng.randint(20, 40), 9, 17
+        reference = TORCH_CELLS[cell](inputs, hidden, batch_first=True, bidirectional=bidirectional).to(dtype)
+        fused = FusedRecurrentLayer(cell, inputs, hidden, bidirectional).to(dtype)
+        fused.load_state_dict(reference.state_dict())
+        x = torch.randn(batch, steps, inputs, dtype=dtype)
+        if draw == 3:  # a non-contiguous input that does not need a gradient
+            x = torch.randn(steps, batch, inputs, dtype=dtype).transpose(0, 1)
+        x.requires_grad_(draw != 3)
+        lengths = random_lengths(rng, batch, steps) if variable else None
+        directions = 2 if bidirectional else 1
+        weights = (
+            torch.randn(batch, steps, directions * hidden, dtype=dtype),
+            torch.randn(directions, batch, hidden, dtype=dtype),
+        )
+
+        expected = outputs_and_grads(reference, torch_forward, x, lengths, weights)
+        actual = outputs_and_grads(fused, lambda m, x, n: m(x, n), x, lengths, weights)
+
+        shape = dict(batch=batch, steps=steps, inputs=inputs, hidden=hidden, lengths=lengths)
+        assert_close(actual[0], expected[0], tol, f"outputs {shape}")
+        assert_close(actual[1], expected[1], tol, f"h_n {shape}")
+        assert len(actual[2]) == len(expected[2])
+        for k, (got, want) in enumerate(zip(actual[2], expected[2])):
+            assert_close(got, want, tol, f"gradient {k} {shape}")
+
+
+@pytest.mark.parametrize("cell", list(TORCH_CELLS))
+def test_gradcheck(cell: str) -> None:
+    torch.manual_seed(0)
+    layer = FusedRecurrentLayer(cell, 3, 2, bidirectional=True).double()
+    x = torch.randn(3, 4, 3, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([4, 1, 3])
+
+    def run(x: Tensor, *params: Tensor) -> tuple[Tensor, Tensor]:
+        return torch.func.functional_call(layer, dict(zip(dict(layer.named_parameters()), params)), (x, lengths))
+
+    assert torch.autograd.gradcheck(run, (x, *[p.detach().requires_grad_() for p in layer.parameters()]))
+
+
+@pytest.mark.parametrize("cell", list(TORCH_CELLS))
+def test_state_dict_round_trip(cell: str) -> None:
+    fused = FusedRecurrentLayer(cell, 5, 4, bidirectional=True)
+    reference = TORCH_CELLS[cell](5, 4, batch_first=True, bidirectional=True)
+    shapes = {name: value.shape for name, value in reference.state_dict().items()}
+    assert {name: value.shape for name, value in fused.state_dict().items()} == shapes
+    reference.load_state_dict(fused.state_dict())
+    x = torch.randn(2, 3, 5)
+    torch.testing.assert_close(fused(x)[0], torch_forward(reference, x, None)[0])
+    bound = 1 / 4**0.5
+    assert all(p.abs().max() <= bound for p in fused.parameters())
+
+
+@pytest.mark.parametrize("cell", list(TORCH_CELLS))
+def test_frozen_weights_and_no_grad(cell: str) -> None:
+    """Only the gradients that are needed are computed; inference runs without building a graph."""
+    torch.manual_seed(0)
+    reference = TORCH_CELLS[cell](3, 4, batch_first=True, bidirectional=True).requires_grad_(False)
+    fused = FusedRecurrentLayer(cell, 3, 4, bidirectional=True).requires_grad_(False)
+    fused.load_state_dict(reference.state_dict())
+    x, lengths = torch.randn(3, 5, 3, requires_grad=True), torch.tensor([5, 2, 1])
+    (expected,) = torch.autograd.grad(torch_forward(reference, x, lengths)[0].square().sum(), x)
+    (actual,) = torch.autograd.grad(fused(x, lengths)[0].square().sum(), x)
+    torch.testing.assert_close(actual, expected)
+    with torch.no_grad():
+        outputs, h_n = fused(x, lengths)
+    assert not outputs.requires_grad and not h_n.requires_grad
+    torch.testing.assert_close(h_n, torch_forward(reference, x, lengths)[1])
+
+
+@pytest.mark.parametrize("cell, variable", [("rnn", False), ("gru", True), ("lstm", True)])
+def test_learns_to_recall_the_first_input(cell: str, variable: bool) -> None:
+    """A tiny model must carry the first input to the end of each (possibly shorter) sequence."""
+    torch.manual_seed(0)
+    layer, head = FusedRecurrentLayer(cell, 1, 16), nn.Linear(16, 1)
+    optimizer = torch.optim.Adam([*layer.parameters(), *head.parameters()], lr=0.02)
+    x = torch.randn(64, 8, 1)
+    lengths = torch.randint(1, 9, (64,)) if variable else None
+    losses = []
+    for _ in range(150):
+        _, h_n = layer(x, lengths)
+        loss = nn.functional.mse_loss(head(h_n[-1]), x[:, 0])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.1 * losses[0], losses[::25]
+
+
+def test_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="cell"):
+        FusedRecurrentLayer("transformer", 2, 2)
+    layer = FusedRecurrentLayer("gru", 2, 2)
+    with pytest.raises(ValueError, match="lengths"):
+        layer(torch.randn(2, 3, 2), torch.tensor([0, 3]))
+    with pytest.raises(ValueError, match="lengths"):
+        layer(torch.randn(2, 3, 2), torch.tensor([4, 3]))
