@@ -140,9 +140,11 @@ def fused_recurrence(owner: nn.Module, cell: str, x: Tensor, lengths: Tensor | N
             plan = _plan(batch, steps, directions, lengths, x.device)
     input_rows = _gate_rows(tuple(CELLS[cell].order), hidden_size, x.device)
     hidden_rows = _gate_rows(tuple(CELLS[cell].hidden_order), hidden_size, x.device)
-    w_ih, b_ih = _stacked(owner, "weight_ih", directions, input_rows), _stacked(owner, "bias_ih", directions, input_rows)
-    w_hh, b_hh = (_stacked(owner, "weight_hh", directions, hidden_rows),
-                  _stacked(owner, "bias_hh", directions, hidden_rows))
+    w_ih, w_hh, b_ih, b_hh = (
+        _stacked(owner, name, directions, rows)
+        for name, rows in (("weight_ih", input_rows), ("weight_hh", hidden_rows), ("bias_ih", input_rows),
+                           ("bias_hh", hidden_rows))
+    )
     return _FusedRecurrence.apply(x, w_ih, w_hh, b_ih, b_hh, plan, cell)
 
 
