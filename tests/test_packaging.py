@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from rnnlab.report import write_summary
+
 ROOT = Path(__file__).parents[1]
 
 
@@ -23,6 +25,10 @@ def test_sweep_runs_every_job_into_the_multirun_folder(cli, tmp_path):
     assert result.returncode == 0, result.stderr
     jobs = sorted((tmp_path / "logs" / "stock" / "multiruns").glob("*/*/metrics.json"))
     assert len(jobs) == 2
+    rows = write_summary(jobs[0].parents[1])
+    assert [(row["overrides"].split()[0], row["status"]) for row in rows] == [("model=rnn", "ok"), ("model=gru", "ok")]
+    assert all(row["test/rmse"] > 0 for row in rows)
+    assert "| model=rnn" in (jobs[0].parents[1] / "summary.md").read_text()
 
 
 @pytest.mark.slow

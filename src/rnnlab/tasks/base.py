@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import pytorch_lightning as pl
@@ -9,7 +10,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from rnnlab.config import OptimizerConfig
+from rnnlab.config import ModelConfig, OptimizerConfig
 from rnnlab.errors import UserError
 
 HIGHER_IS_BETTER = ("acc", "f1", "auroc", "precision", "recall", "bleu")
@@ -22,8 +23,14 @@ class RecurrentTask(pl.LightningModule):
 
     default_monitor = "val/loss"
 
-    def __init__(self, optimizer: OptimizerConfig, monitor: str | None = None, mode: str | None = None) -> None:
+    def __init__(self, model: ModelConfig, optimizer: OptimizerConfig, spec: Any, monitor: str | None = None,
+                 mode: str | None = None) -> None:
         super().__init__()
+        # plain dicts, so the checkpoint rebuilds the task without unpickling our classes (weights_only)
+        self.save_hyperparameters(
+            {"model": asdict(model), "optimizer": asdict(optimizer), "spec": asdict(spec)}, logger=False
+        )
+        self.spec = spec  # the dataset's spec dataclass (ForecastSpec, ClassifySpec)
         self.optimizer_cfg = optimizer
         self.monitor = monitor or self.default_monitor
         self.test_report: dict[str, Any] = {}  # extra results for metrics.json, filled by the test loop

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import torch
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
@@ -45,11 +43,7 @@ class ClassifyTask(RecurrentTask):
         self, model: ModelConfig, optimizer: OptimizerConfig, spec: ClassifySpec,
         monitor: str | None = None, mode: str | None = None,
     ) -> None:
-        super().__init__(optimizer, monitor, mode)
-        self.save_hyperparameters(
-            {"model": asdict(model), "optimizer": asdict(optimizer), "spec": asdict(spec)}, logger=False
-        )
-        self.spec = spec
+        super().__init__(model, optimizer, spec, monitor, mode)
         self.embedding = nn.Embedding(spec.vocab_size, spec.embedding_dim, padding_idx=PAD_ID)
         self.embedding_dropout = nn.Dropout(spec.embedding_dropout)
         self.encoder = RecurrentEncoder(model, spec.embedding_dim)

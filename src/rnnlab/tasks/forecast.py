@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -34,11 +32,7 @@ class ForecastTask(RecurrentTask):
         self, model: ModelConfig, optimizer: OptimizerConfig, spec: ForecastSpec,
         monitor: str | None = None, mode: str | None = None,
     ) -> None:
-        super().__init__(optimizer, monitor, mode)
-        self.save_hyperparameters(
-            {"model": asdict(model), "optimizer": asdict(optimizer), "spec": asdict(spec)}, logger=False
-        )
-        self.spec = spec
+        super().__init__(model, optimizer, spec, monitor, mode)
         self.encoder = RecurrentEncoder(model, spec.input_size)
         self.head = nn.Linear(self.encoder.summary_size, spec.horizon)
         self.val_rmse = MeanSquaredError(squared=False)
