@@ -12,7 +12,8 @@ from rnnlab.data.imdb_source import load_encoded_imdb, locate_imdb, read_split, 
 from rnnlab.data.text import OOV_ID, TextSettings
 from rnnlab.errors import UserError
 
-REAL_ARCHIVE = Path("/work/shared/data/aclImdb_v1.tar.gz")
+# ../shared/data beside the repository, as on the developers' machines and in CI
+REAL_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "aclImdb_v1.tar.gz"
 SETTINGS = TextSettings(vocab_size=30, max_len=8)
 
 
