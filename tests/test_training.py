@@ -98,3 +98,10 @@ def test_overfit_preset_drives_the_training_loss_down(tmp_path):
     results, _ = run_in_process(tmp_path, "debug=overfit", "trainer.max_epochs=40", "logger=none")
     losses = [row["train/loss"] for row in results["history"]]
     assert losses[-1] < 0.2 * losses[0]
+
+
+def test_on_a_random_walk_a_relative_model_ties_the_naive_forecast(tmp_path):
+    # seed 2's test part leaves the training range: a model of levels misses by 7x, one of changes ties
+    results, _ = run_in_process(tmp_path, "experiment=stock_random_walk", "seed=2", "logger=none")
+    metrics = results["metrics"]
+    assert metrics["test/rmse"] < 1.05 * metrics["test/naive_rmse"]

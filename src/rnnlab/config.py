@@ -88,6 +88,7 @@ class StockDataConfig:
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     scaler: str = "standard"
+    relative: bool = False
     batch_size: int = 32
     rollout_steps: int = 20
     num_workers: int = 0

@@ -26,6 +26,7 @@ class ForecastSpec:
     shift: float  # scaled = (value - shift) / scale, fitted on the training part only
     scale: float
     mase_scale: float  # mean absolute one-step change on the training part (MASE denominator)
+    relative: bool = False  # the model sees windows minus their last value and predicts the change
     input_size: int = 1
     task: str = "forecast"
 
@@ -90,7 +91,7 @@ class StockData(pl.LightningDataModule):
         train_values = series.values[: bounds["train"][1]]
         shift, scale = fit_scaler(train_values, cfg.scaler)
         mase_scale = float(np.abs(np.diff(train_values)).mean()) or 1.0
-        self.spec = ForecastSpec(cfg.seq_len, cfg.horizon, shift, scale, mase_scale)
+        self.spec = ForecastSpec(cfg.seq_len, cfg.horizon, shift, scale, mase_scale, cfg.relative)
         self.series, self.windows, self.bounds = series, windows, bounds
 
     def scale(self, values: np.ndarray) -> torch.Tensor:

@@ -40,8 +40,12 @@ class ForecastTask(RecurrentTask):
 
     def forward(self, windows: Tensor) -> Tensor:
         """Scaled windows [B, seq_len] -> scaled forecasts [B, horizon]."""
-        _, summary = self.encoder(windows.unsqueeze(-1))
-        return self.head(summary)
+        if not self.spec.relative:
+            _, summary = self.encoder(windows.unsqueeze(-1))
+            return self.head(summary)
+        last = windows[:, -1:]
+        _, summary = self.encoder((windows - last).unsqueeze(-1))
+        return last + self.head(summary)
 
     def unscale(self, values: Tensor) -> Tensor:
         return values * self.spec.scale + self.spec.shift
