@@ -81,15 +81,13 @@ def resolve_precision(accelerator: str, precision: str) -> str:
 
 def build_trainer(cfg: Config, task: RecurrentTask, run_dir: Path) -> pl.Trainer:
     t = cfg.trainer
-    limits = {key: value for key, value in (("limit_train_batches", t.limit_train_batches),
-                                            ("limit_val_batches", t.limit_val_batches),
-                                            ("limit_test_batches", t.limit_test_batches)) if value is not None}
     return pl.Trainer(
         accelerator=t.accelerator, devices=t.devices, precision=resolve_precision(t.accelerator, t.precision),
         max_epochs=t.max_epochs, min_epochs=t.min_epochs, gradient_clip_val=t.gradient_clip_val,
         deterministic=t.deterministic, benchmark=t.benchmark, log_every_n_steps=t.log_every_n_steps,
         check_val_every_n_epoch=t.check_val_every_n_epoch, num_sanity_val_steps=t.num_sanity_val_steps,
-        overfit_batches=t.overfit_batches, fast_dev_run=t.fast_dev_run, **limits,
+        limit_train_batches=t.limit_train_batches, limit_val_batches=t.limit_val_batches,
+        limit_test_batches=t.limit_test_batches, overfit_batches=t.overfit_batches, fast_dev_run=t.fast_dev_run,
         logger=build_logger(cfg, run_dir), callbacks=build_callbacks(cfg, task, run_dir),
         default_root_dir=run_dir, enable_progress_bar=cfg.callbacks.progress_bar != "none",
         enable_model_summary=cfg.callbacks.progress_bar != "none",
