@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import subprocess
 import sys
 import zipfile
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnlab.report import write_summary
+from rnnlab.report import main as report_main
 
 ROOT = Path(__file__).parents[1]
 
@@ -20,15 +21,22 @@ def test_runs_from_any_directory(cli, tmp_path):
     assert "cell: lstm" in result.stdout and "generator: sine" in result.stdout
 
 
-def test_sweep_runs_every_job_into_the_multirun_folder(cli, tmp_path):
-    result = cli("-m", "model=rnn,gru", "debug=fast_dev_run")
+def test_sweep_runs_every_job_and_summarises_them_failed_ones_included(cli, tmp_path, capsys):
+    result = cli("-m", "model=rnn,gru", "data.seq_len=10,5000", "debug=fast_dev_run")
     assert result.returncode == 0, result.stderr
-    jobs = sorted((tmp_path / "logs" / "stock" / "multiruns").glob("*/*/metrics.json"))
-    assert len(jobs) == 2
-    rows = write_summary(jobs[0].parents[1])
-    assert [(row["overrides"].split()[0], row["status"]) for row in rows] == [("model=rnn", "ok"), ("model=gru", "ok")]
-    assert all(row["test/rmse"] > 0 for row in rows)
-    assert "| model=rnn" in (jobs[0].parents[1] / "summary.md").read_text()
+    sweep = next((tmp_path / "logs" / "stock" / "multiruns").iterdir())
+    rows = list(csv.DictReader((sweep / "summary.csv").open()))  # written by the sweep itself
+    assert [(" ".join(row["overrides"].split()[:3]), row["status"]) for row in rows] == [
+        ("model=rnn data.seq_len=10 debug=fast_dev_run", "ok"),
+        ("model=rnn data.seq_len=5000 debug=fast_dev_run", "failed"),
+        ("model=gru data.seq_len=10 debug=fast_dev_run", "ok"),
+        ("model=gru data.seq_len=5000 debug=fast_dev_run", "failed"),
+    ]
+    assert rows[1]["error"].startswith("data.seq_len=5000 with data.horizon=1 leaves no")
+    assert float(rows[0]["test/rmse"]) > 0 and rows[1]["test/rmse"] == ""
+    (sweep / "summary.md").unlink()
+    report_main([str(sweep)])
+    assert "| model=gru data.seq_len=10" in (sweep / "summary.md").read_text() in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.config import register_schemas, to_config
@@ -43,6 +44,12 @@ def hydra_main(cfg: DictConfig) -> Any:
             log.info("config:\n%s", OmegaConf.to_yaml(cfg, resolve=True))
         results = run(config, run_dir, OmegaConf.to_container(cfg, resolve=True))
     except UserError as error:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:  # one failed job must not end the sweep
+            from rnnlab.results import write_json_atomic
+
+            log.error("rnnlab: error: %s", error)
+            write_json_atomic(run_dir / "metrics.json", {"status": "failed", "error": str(error)})
+            return None
         discard_unstarted_run(run_dir)
         fail(str(error))
     return results["metrics"].get(results["monitor"])  # what a sweeper optimises: the best validation score

@@ -1,7 +1,8 @@
-"""`python -m rnnlab.report <sweep folder>`: one table of a sweep's jobs from their metrics.json files.
+"""A sweep's jobs in one table, from their metrics.json files: `summary.csv` and `summary.md`.
 
-Writes `summary.csv` and `summary.md` into the folder: a row per job (its overrides, status, best
-epoch, final validation and test metrics, parameters, wall time, samples/s).
+A row per job: its overrides, status (ok, failed with the error line, or missing), best epoch, final
+validation and test metrics, parameters, wall time, samples/s. Written when a sweep ends (the
+`SweepSummary` Hydra callback) and by `python -m rnnlab.report <sweep folder>` for any sweep.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
 
 from rnnlab.errors import UserError
 
-COLUMNS = ("job", "overrides", "status", "best_epoch", "params", "wall_time_s", "train_samples_per_s")
+COLUMNS = ("job", "overrides", "status", "error", "best_epoch", "params", "wall_time_s", "train_samples_per_s")
 
 
 def job_rows(sweep: Path) -> list[dict[str, Any]]:
@@ -59,6 +62,15 @@ def write_summary(sweep: Path) -> list[dict[str, Any]]:
     lines += ["| " + " | ".join(format_value(row.get(c)) for c in columns) + " |" for row in rows]
     (sweep / "summary.md").write_text("\n".join(lines) + "\n")
     return rows
+
+
+class SweepSummary(Callback):
+    """Hydra callback (conf/hydra/default.yaml): writes the sweep's summary when the last job ends."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep = Path(config.hydra.sweep.dir)
+        if any(sweep.glob("*/.hydra/overrides.yaml")):
+            write_summary(sweep)
 
 
 def main(argv: list[str] | None = None) -> None:
