@@ -72,6 +72,16 @@ def test_batches_are_trimmed_to_their_longest_review_on_the_padded_side(reviews_
         assert first_real.all() and torch.equal(real.sum(1), lengths)
 
 
+def test_evaluation_batches_hold_both_labels(reviews_folder, tmp_path):
+    data = ImdbData(ImdbDataConfig(path=str(reviews_folder), cache_dir=str(tmp_path / "cache"), batch_size=16,
+                                   bucket_by_length=False), seed=0)
+    data.setup()
+    for loader in (data.val_dataloader(), data.test_dataloader()):
+        labels = next(iter(loader))[2]
+        assert 0 < labels.sum() < len(labels)  # the archive lists every negative review first
+    assert sorted(data.sets["test"].rows.tolist()) == list(range(200))
+
+
 def test_length_buckets_cover_every_review_once_and_group_similar_lengths():
     lengths = torch.randint(1, 400, (1000,))
     sampler = LengthBuckets(lengths, batch_size=10, shuffle=True, seed=0)

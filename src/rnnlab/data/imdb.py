@@ -39,7 +39,12 @@ class ClassifySpec:
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, val): `fraction` of each label's reviews, drawn with `seed`, go to validation."""
+    """Indices (train, val): `fraction` of each label's reviews, drawn with `seed`, go to validation.
+
+    Validation comes in a seeded random order: the archive lists all negative reviews first, and
+    evaluation batches (or a `limit_val_batches` subset) should hold both labels. (Training batches are
+    shuffled by the loader.)
+    """
     rng = np.random.default_rng(seed)
     train, val = [], []
     for label in np.unique(labels):
@@ -47,12 +52,11 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
         cut = round(len(members) * fraction)
         val.append(members[:cut])
         train.append(members[cut:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+    return np.sort(np.concatenate(train)), rng.permutation(np.concatenate(val))
 
 
 class ReviewSet(Dataset):
-    def __init__(self, split: EncodedSplit, indices: np.ndarray | None = None) -> None:
-        rows = np.arange(len(split.labels)) if indices is None else indices
+    def __init__(self, split: EncodedSplit, rows: np.ndarray) -> None:
         self.tokens = torch.as_tensor(split.tokens[rows])
         self.lengths = torch.as_tensor(split.lengths[rows])
         self.labels = torch.as_tensor(split.labels[rows])
@@ -125,8 +129,9 @@ class ImdbData(pl.LightningDataModule):
         settings = TextSettings(cfg.vocab_size, cfg.max_len, cfg.truncate, cfg.pad, cfg.lowercase, cfg.token_pattern)
         encoded = load_encoded_imdb(self.root, settings, cache_dir)
         train, val = stratified_split(encoded.train.labels, cfg.val_fraction, self.seed)
+        test = np.random.default_rng(self.seed).permutation(len(encoded.test.labels))  # labels mixed, as above
         self.sets = {"train": ReviewSet(encoded.train, train), "val": ReviewSet(encoded.train, val),
-                     "test": ReviewSet(encoded.test)}
+                     "test": ReviewSet(encoded.test, test)}
         self.spec = ClassifySpec(encoded.vocab.to_dict(), asdict(settings), cfg.embedding_dim,
                                  cfg.embedding_dropout, cfg.head_dropout)
 
