@@ -101,3 +101,16 @@ def test_auto_picks_fused_where_it_is_faster_on_cpu():
     assert layers["lstm"].use_fused(x, lengths)  # packed sequences leave oneDNN
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert not layers["gru"].use_fused(x, None)  # bf16 runs nn.*
+
+
+def test_keras_init_sets_orthogonal_recurrent_weights_and_forget_bias_one():
+    from rnnlab.config import OptimizerConfig
+    from rnnlab.data.stock import ForecastSpec
+    from rnnlab.tasks.forecast import ForecastTask
+
+    task = ForecastTask(ModelConfig(hidden_size=H, init="keras"), OptimizerConfig(), ForecastSpec(20, 1, 0.0, 1.0, 1.0))
+    rnn = task.encoder.layers[0].rnn
+    weight = rnn.weight_hh_l0  # [4H, H]: Keras's orthogonal (H, 4H) recurrent kernel, transposed
+    torch.testing.assert_close(weight.T @ weight, torch.eye(H), atol=1e-4, rtol=0)
+    assert torch.all(rnn.bias_ih_l0[H : 2 * H] == 1) and torch.all(rnn.bias_hh_l0 == 0)
+    assert torch.all(task.head.bias == 0)

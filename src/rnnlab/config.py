@@ -53,6 +53,7 @@ class ModelConfig:
     pooling: str = "last"
     attention: str = "none"
     impl: str = "auto"
+    init: str = "torch"
 
     def check(self) -> None:
         _choice("model.cell", self.cell, CELLS)
@@ -62,6 +63,7 @@ class ModelConfig:
         _choice("model.pooling", self.pooling, POOLINGS)
         _choice("model.attention", self.attention, ATTENTIONS)
         _choice("model.impl", self.impl, IMPLS)
+        _choice("model.init", self.init, ("torch", "keras"))
 
 
 GENERATORS = ("sine", "sine_trend", "random_walk", "gbm")

@@ -18,6 +18,7 @@ from rnnlab.config import ModelConfig, OptimizerConfig
 from rnnlab.data.imdb import Batch, ClassifySpec
 from rnnlab.data.text import PAD_ID
 from rnnlab.models.encoder import RecurrentEncoder
+from rnnlab.models.init import initialize_
 from rnnlab.tasks.base import RecurrentTask
 from rnnlab.tasks.classify_report import classification_report, confusion_figure, most_confidently_wrong
 
@@ -48,6 +49,7 @@ class ClassifyTask(RecurrentTask):
         self.embedding_dropout = nn.Dropout(spec.embedding_dropout)
         self.encoder = RecurrentEncoder(model, spec.embedding_dim)
         self.head = nn.Sequential(nn.Dropout(spec.head_dropout), nn.Linear(self.encoder.summary_size, 1))
+        initialize_(self, model.init)
         self.val_metrics = classification_metrics().clone(prefix="val/")
         self.test_metrics = classification_metrics().clone(prefix="test/")
         self.test_confusion = BinaryConfusionMatrix()

@@ -13,6 +13,7 @@ from rnnlab.config import ModelConfig, OptimizerConfig
 from rnnlab.data.stock import ForecastSpec
 from rnnlab.figures import line_figure
 from rnnlab.models.encoder import RecurrentEncoder
+from rnnlab.models.init import initialize_
 from rnnlab.tasks.base import RecurrentTask
 
 BASELINE_LABELS = {"naive": "naive (last value)", "drift": "drift", "linear": "linear AR", "oracle": "noise floor"}
@@ -35,6 +36,7 @@ class ForecastTask(RecurrentTask):
         super().__init__(model, optimizer, spec, monitor, mode)
         self.encoder = RecurrentEncoder(model, spec.input_size)
         self.head = nn.Linear(self.encoder.summary_size, spec.horizon)
+        initialize_(self, model.init)
         self.val_rmse = MeanSquaredError(squared=False)
         self.test_predictions: list[Tensor] = []
 
