@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -16,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from rnnlab.config import ImdbDataConfig
 from rnnlab.data.archive import default_cache_dir
 from rnnlab.data.imdb_source import EncodedSplit, load_encoded_imdb, locate_imdb, read_split
+from rnnlab.data.splits import SplitData
 from rnnlab.data.text import TextSettings
 
 Batch = tuple[Tensor, Tensor, Tensor, Tensor]  # tokens [B, T], lengths [B], labels [B], review index [B]
@@ -111,7 +111,7 @@ def trim_padding(pad_side: str):
     return collate
 
 
-class ImdbData(pl.LightningDataModule):
+class ImdbData(SplitData):
     """25,000 training reviews (a stratified validation split carved out) and 25,000 test reviews."""
 
     def __init__(self, cfg: ImdbDataConfig, seed: int) -> None:
@@ -144,15 +144,6 @@ class ImdbData(pl.LightningDataModule):
             return DataLoader(reviews, batch_sampler=sampler, **common)
         generator = torch.Generator().manual_seed(self.seed)
         return DataLoader(reviews, batch_size=self.cfg.batch_size, shuffle=shuffle, generator=generator, **common)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
 
     def test_texts(self) -> list[str]:
         """The raw test reviews, indexed like the `rows` of test batches (for the error report)."""

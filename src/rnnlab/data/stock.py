@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from rnnlab.config import StockDataConfig
 from rnnlab.data.series import Series, load_series
+from rnnlab.data.splits import SplitData
 from rnnlab.errors import UserError
 from rnnlab.models.baselines import LinearAutoregression, drift_forecast, naive_forecast
 
@@ -64,7 +64,7 @@ def fit_scaler(train_values: np.ndarray, kind: str) -> tuple[float, float]:
     return shift, scale if scale > 0 else 1.0
 
 
-class StockData(pl.LightningDataModule):
+class StockData(SplitData):
     """Sliding windows over a generated or user series; never shuffled across the split."""
 
     def __init__(self, cfg: StockDataConfig, seed: int) -> None:
@@ -105,15 +105,6 @@ class StockData(pl.LightningDataModule):
             dataset, batch_size=self.cfg.batch_size, shuffle=shuffle, generator=generator,
             num_workers=self.cfg.num_workers, persistent_workers=self.cfg.num_workers > 0,
         )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
 
     def reference_forecasts(self) -> dict[str, np.ndarray]:
         """Baseline forecasts of the test windows in original units, in test-loader order.
