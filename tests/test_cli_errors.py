@@ -14,8 +14,8 @@ CASES = {
     "model.cell=lstmm": "model.cell='lstmm' is not valid; choose one of rnn, lstm, gru",
     "data.csv_path=/no/such/prices.csv": "data.csv_path '/no/such/prices.csv' does not exist",
     "data.seq_len=5000": "data.seq_len=5000 with data.horizon=1 leaves no train/val/test windows",
-    "data=imdb data.vocab_size=2": "data.vocab_size=2 is too small; it counts PAD and OOV, use >= 3",
-    "data=imdb data.max_len=0": "data.max_len=0 is not valid",
+    "data=imdb data.vocab_size=2": "data.vocab_size is 2 but must be at least 3 (it counts the padding",
+    "data=imdb data.max_len=0": "data.max_len is 0 but must be a positive number of tokens",
     "data=imdb data.path=/no/such/imdb.tgz": "data.path '/no/such/imdb.tgz' does not exist",
     "data=imdb data.download=false data.cache_dir=empty_cache": "IMDB data not found and downloading is off; put",
 }

@@ -13,6 +13,7 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from rnnlab.data.text import TextSettings
 from rnnlab.errors import UserError
 
 
@@ -117,9 +118,6 @@ class StockDataConfig:
             raise UserError("data.start_value must be > 0 for the gbm generator (prices stay positive)")
 
 
-SIDES = ("pre", "post")
-
-
 @dataclass
 class ImdbDataConfig:
     """The Large Movie Review Dataset: where to find it, how to tokenise it, and the classifier's input/head."""
@@ -144,13 +142,11 @@ class ImdbDataConfig:
     num_workers: int = 0
     wrong_examples: int = 10
 
+    def text_settings(self) -> TextSettings:
+        return TextSettings(self.vocab_size, self.max_len, self.truncate, self.pad, self.lowercase, self.token_pattern)
+
     def check(self) -> None:
-        if self.vocab_size < 3:
-            raise UserError(f"data.vocab_size={self.vocab_size} is too small; it counts PAD and OOV, use >= 3")
-        if self.max_len <= 0:
-            raise UserError(f"data.max_len={self.max_len} is not valid; keep at least 1 token per review")
-        _choice("data.truncate", self.truncate, SIDES)
-        _choice("data.pad", self.pad, SIDES)
+        self.text_settings()  # vocab_size, max_len, truncate, pad, token_pattern: checked where they are used
         if not 0 < self.val_fraction < 1:
             raise UserError(f"data.val_fraction={self.val_fraction} is out of range; use a value in (0, 1)")
         _at_least("data.batch_size", self.batch_size, 1)

@@ -16,7 +16,6 @@ from rnnlab.config import ImdbDataConfig
 from rnnlab.data.archive import default_cache_dir
 from rnnlab.data.imdb_source import EncodedSplit, load_encoded_imdb, locate_imdb, read_split
 from rnnlab.data.splits import SplitData
-from rnnlab.data.text import TextSettings
 
 Batch = tuple[Tensor, Tensor, Tensor, Tensor]  # tokens [B, T], lengths [B], labels [B], review index [B]
 
@@ -126,7 +125,7 @@ class ImdbData(SplitData):
         cache_dir = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()
         path = Path(cfg.path) if cfg.path else None
         self.root = locate_imdb(path, cache_dir, cfg.url, cfg.sha256, cfg.download)
-        settings = TextSettings(cfg.vocab_size, cfg.max_len, cfg.truncate, cfg.pad, cfg.lowercase, cfg.token_pattern)
+        settings = cfg.text_settings()
         encoded = load_encoded_imdb(self.root, settings, cache_dir)
         train, val = stratified_split(encoded.train.labels, cfg.val_fraction, self.seed)
         test = np.random.default_rng(self.seed).permutation(len(encoded.test.labels))  # labels mixed, as above
