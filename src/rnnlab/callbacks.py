@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -19,6 +20,16 @@ def configure_torch(flush_denormal: bool, num_threads: int | None) -> None:
     torch.set_flush_denormal(flush_denormal)
     if num_threads is not None:
         torch.set_num_threads(num_threads)
+
+
+def threads_per_job(n_jobs: int, cores: int | None = None) -> int:
+    """Torch threads for each of `n_jobs` jobs running at once, so that jobs x threads <= cores.
+
+    `n_jobs` counts as joblib counts: -1 is one job per core, -2 all cores but one.
+    """
+    cores = cores or os.cpu_count() or 1
+    parallel = n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)
+    return max(1, cores // parallel)
 
 
 class TorchSettings(pl.Callback):

@@ -38,6 +38,7 @@ def hydra_main(cfg: DictConfig) -> Any:
     from rnnlab.train import run  # imported here so that `--help` and config errors stay fast
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    share_cores_with_parallel_jobs(cfg)
     try:
         config = to_config(cfg)
         if config.print_config:
@@ -53,6 +54,15 @@ def hydra_main(cfg: DictConfig) -> Any:
         discard_unstarted_run(run_dir)
         fail(str(error))
     return results["metrics"].get(results["monitor"])  # what a sweeper optimises: the best validation score
+
+
+def share_cores_with_parallel_jobs(cfg: DictConfig) -> None:
+    """Under the joblib launcher, give each job cores // n_jobs torch threads unless trainer.num_threads is set."""
+    from rnnlab.callbacks import threads_per_job  # torch is imported only once a job runs
+
+    launcher = HydraConfig.get().launcher
+    if "joblib" in str(launcher.get("_target_", "")) and cfg.trainer.get("num_threads") is None:
+        cfg.trainer.num_threads = threads_per_job(int(launcher.n_jobs))
 
 
 def quiet_library_noise() -> None:
