@@ -18,6 +18,11 @@ CASES = {
     "data=imdb data.max_len=0": "data.max_len is 0 but must be a positive number of tokens",
     "data=imdb data.path=/no/such/imdb.tgz": "data.path '/no/such/imdb.tgz' does not exist",
     "data=imdb data.download=false data.cache_dir=empty_cache": "IMDB data not found and downloading is off; put",
+    "data=translation data.task=dats": "data.task='dats' is not valid; choose one of dates, reverse, numbers",
+    "data=translation data.min_len=9 data.max_len=4": "data.min_len=9 is greater than data.max_len=4",
+    "data=translation decode.beam_size=0": "decode.beam_size=0 is not valid; use 1 (greedy) or more beams",
+    "data=translation data.task=reverse data.symbols=2 data.min_len=1 data.max_len=3":
+        "reverse with lengths 1-3 and 2 symbols has only 14 distinct sources, fewer than the 22000",
 }
 
 

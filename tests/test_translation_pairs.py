@@ -139,9 +139,9 @@ def test_date_source_count_is_exact() -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        (("dats", 1, 5, 4), "unknown translation task 'dats'; choose one of dates, reverse, numbers"),
-        (("reverse", 6, 5, 4), "min_len 6 is greater than max_len 5"),
-        (("reverse", 0, 5, 4), "min_len 0 is below 1"),
+        (("dats", 1, 5, 4), "data.task='dats' is not a translation task; choose one of dates, reverse, numbers"),
+        (("reverse", 6, 5, 4), "data.min_len=6 is greater than data.max_len=5"),
+        (("reverse", 0, 5, 4), "data.min_len=0 is below 1"),
         (("reverse", 1, 5, 1), "reverse needs at least 2 symbols"),
         (("numbers", 1, 13, 4), "numbers have at most 12 digits"),
         (("dates", 1, 5, 4), r"no date format is written in 1-5 characters \(they take 6-29\)"),

@@ -17,15 +17,19 @@ from pytorch_lightning.callbacks import (
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from rnnlab.callbacks import MetricHistory, ThroughputMeter, TorchSettings
-from rnnlab.config import Config, ImdbDataConfig, StockDataConfig
+from rnnlab.config import Config, ImdbDataConfig, StockDataConfig, TranslationDataConfig
 from rnnlab.data.imdb import ImdbData
 from rnnlab.data.stock import StockData
+from rnnlab.data.translation import TranslationData
 from rnnlab.tasks.base import RecurrentTask
 from rnnlab.tasks.classify import ClassifyTask
 from rnnlab.tasks.forecast import ForecastTask
+from rnnlab.tasks.seq2seq import Seq2SeqTask
 
-DATA_MODULES: dict[type, type[pl.LightningDataModule]] = {StockDataConfig: StockData, ImdbDataConfig: ImdbData}
-TASKS = {"forecast": ForecastTask, "classify": ClassifyTask}
+DATA_MODULES: dict[type, type[pl.LightningDataModule]] = {
+    StockDataConfig: StockData, ImdbDataConfig: ImdbData, TranslationDataConfig: TranslationData,
+}
+TASKS = {"forecast": ForecastTask, "classify": ClassifyTask, "translate": Seq2SeqTask}
 
 
 def build_data(cfg: Config) -> pl.LightningDataModule:
@@ -37,7 +41,8 @@ def build_data(cfg: Config) -> pl.LightningDataModule:
 
 def build_task(cfg: Config, spec: object) -> RecurrentTask:
     """The LightningModule the dataset's task calls for, wrapping the configured encoder."""
-    return TASKS[spec.task](cfg.model, cfg.optimizer, spec, cfg.callbacks.monitor, cfg.callbacks.mode)
+    extra = {"decode": cfg.decode} if spec.task == "translate" else {}
+    return TASKS[spec.task](cfg.model, cfg.optimizer, spec, cfg.callbacks.monitor, cfg.callbacks.mode, **extra)
 
 
 def build_logger(cfg: Config, run_dir: Path) -> Logger | bool:

@@ -14,6 +14,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from rnnlab.data.text import TextSettings
+from rnnlab.data.translation_pairs import TASKS as PAIR_TASKS
+from rnnlab.data.translation_pairs import check_settings
 from rnnlab.errors import UserError
 
 
@@ -39,6 +41,7 @@ CELLS = ("rnn", "lstm", "gru")
 POOLINGS = ("last", "mean", "max", "mean_max")
 ATTENTIONS = ("none", "bahdanau", "luong")
 IMPLS = ("auto", "torch", "fused")
+LUONG_SCORES = ("dot", "general")
 
 
 @dataclass
@@ -55,6 +58,7 @@ class ModelConfig:
     attention: str = "none"
     impl: str = "auto"
     init: str = "torch"
+    luong_score: str = "general"
 
     def check(self) -> None:
         _choice("model.cell", self.cell, CELLS)
@@ -65,6 +69,7 @@ class ModelConfig:
         _choice("model.attention", self.attention, ATTENTIONS)
         _choice("model.impl", self.impl, IMPLS)
         _choice("model.init", self.init, ("torch", "keras"))
+        _choice("model.luong_score", self.luong_score, LUONG_SCORES)
 
 
 GENERATORS = ("sine", "sine_trend", "random_walk", "gbm")
@@ -155,6 +160,59 @@ class ImdbDataConfig:
         _fraction("data.head_dropout", self.head_dropout)
         _at_least("data.num_workers", self.num_workers, 0)
         _at_least("data.wrong_examples", self.wrong_examples, 0)
+
+
+# source lengths (in tokens) a task generates when data.min_len / data.max_len are null
+DEFAULT_LENGTHS = {"dates": (6, 29), "reverse": (5, 20), "numbers": (1, 9)}
+
+
+@dataclass
+class TranslationDataConfig:
+    """Generated toy translation pairs (dates -> ISO, sequence reversal, digits -> words), split disjointly."""
+
+    task: str = "dates"
+    train_size: int = 20000
+    val_size: int = 1000
+    test_size: int = 1000
+    min_len: Optional[int] = None
+    max_len: Optional[int] = None
+    symbols: int = 20
+    batch_size: int = 64
+    embedding_dim: int = 32
+    num_workers: int = 0
+    examples: int = 10
+    heatmaps: int = 4
+
+    def lengths(self) -> tuple[int, int]:
+        """(min_len, max_len) with the task's defaults filled in."""
+        low, high = DEFAULT_LENGTHS.get(self.task, (1, 1))
+        return (low if self.min_len is None else self.min_len, high if self.max_len is None else self.max_len)
+
+    def check(self) -> None:
+        _choice("data.task", self.task, PAIR_TASKS)
+        for key in ("train_size", "val_size", "test_size", "batch_size", "embedding_dim"):
+            _at_least(f"data.{key}", getattr(self, key), 1)
+        for key in ("num_workers", "examples", "heatmaps"):
+            _at_least(f"data.{key}", getattr(self, key), 0)
+        check_settings(self.task, *self.lengths(), self.symbols)
+
+
+@dataclass
+class DecodeConfig:
+    """How the decoder of a translation model is fed while training and searched at test time."""
+
+    teacher_forcing: float = 1.0
+    beam_size: int = 5
+    length_penalty: float = 1.0
+    max_steps: Optional[int] = None
+
+    def check(self) -> None:
+        _fraction("decode.teacher_forcing", self.teacher_forcing, inclusive_high=True)
+        if self.beam_size < 1:
+            raise UserError(f"decode.beam_size={self.beam_size} is not valid; use 1 (greedy) or more beams")
+        _at_least("decode.length_penalty", self.length_penalty, 0.0)
+        if self.max_steps is not None:
+            _at_least("decode.max_steps", self.max_steps, 1)
 
 
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
@@ -274,13 +332,14 @@ class Config:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
     task_name: str = MISSING
     seed: int = 0
     tags: list[str] = field(default_factory=list)
     print_config: bool = True
 
 
-DATA_SCHEMAS: dict[str, type] = {"stock": StockDataConfig, "imdb": ImdbDataConfig}
+DATA_SCHEMAS: dict[str, type] = {"stock": StockDataConfig, "imdb": ImdbDataConfig, "translation": TranslationDataConfig}
 
 
 def register_schemas() -> None:

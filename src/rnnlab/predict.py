@@ -1,7 +1,8 @@
 """`python -m rnnlab.predict ckpt=<run>/checkpoints/best.ckpt text="..."` (or file=<texts, one per line>).
 
-Prints the label and the probability of the positive class for each text. The checkpoint carries the
-vocabulary and the tokenizer settings, so nothing else is needed.
+A text classifier (data=imdb) prints the label and the probability of the positive class for each text;
+a translation model (data=translation) prints each source's translation. The checkpoint carries the
+vocabularies and tokenizer settings, so nothing else is needed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import torch
 from rnnlab.config import ModelConfig, OptimizerConfig
 from rnnlab.errors import UserError
 
-USAGE = 'usage: python -m rnnlab.predict ckpt=<path/to/best.ckpt> text="a review" | file=<one text per line>'
+USAGE = ('usage: python -m rnnlab.predict ckpt=<path/to/best.ckpt> text="a review, or a source to translate" '
+         '| file=<one text per line>')
 KEYS = ("ckpt", "text", "file", "batch_size")
 
 
@@ -60,18 +62,43 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return checkpoint
 
 
-def load_classifier(checkpoint: dict[str, Any]) -> Any:
+def load_task(checkpoint: dict[str, Any]) -> Any:
+    """The text classifier or translation model the checkpoint holds, ready to predict."""
+    from rnnlab.config import DecodeConfig
     from rnnlab.data.imdb import ClassifySpec
+    from rnnlab.data.translation import TranslateSpec
     from rnnlab.tasks.classify import ClassifyTask
+    from rnnlab.tasks.seq2seq import Seq2SeqTask
 
     hparams = checkpoint["hyper_parameters"]
-    if hparams["spec"].get("task") != "classify":
-        raise UserError(f"this checkpoint is a {hparams['spec'].get('task')} model; rnnlab.predict takes text "
-                        "classifiers (data=imdb runs)")
-    task = ClassifyTask(ModelConfig(**hparams["model"]), OptimizerConfig(**hparams["optimizer"]),
-                        ClassifySpec(**hparams["spec"]))
+    model, optimizer = ModelConfig(**hparams["model"]), OptimizerConfig(**hparams["optimizer"])
+    kind = hparams["spec"].get("task")
+    if kind == "classify":
+        task = ClassifyTask(model, optimizer, ClassifySpec(**hparams["spec"]))
+    elif kind == "translate":
+        task = Seq2SeqTask(model, optimizer, TranslateSpec(**hparams["spec"]), decode=DecodeConfig(**hparams["decode"]))
+    else:
+        raise UserError(f"this checkpoint is a {kind} model; rnnlab.predict takes text classifiers (data=imdb runs) "
+                        "and translation models (data=translation runs)")
     task.load_state_dict(checkpoint["state_dict"])
     return task.eval()
+
+
+@torch.no_grad()
+def translate(task: Any, texts: list[str], batch_size: int = 256) -> list[str]:
+    """Each source text translated with the checkpoint's vocabulary and decoding settings."""
+    from rnnlab.data.translation import encode_source
+    from rnnlab.data.translation_pairs import source_tokens, target_text
+
+    spec = task.spec
+    sources = [torch.tensor(encode_source(source_tokens(spec.pairs, text), spec.source_vocab)) for text in texts]
+    translations: list[str] = []
+    for start in range(0, len(sources), batch_size):
+        chunk = sources[start : start + batch_size]
+        padded = torch.nn.utils.rnn.pad_sequence(chunk, batch_first=True)
+        for ids in task(padded, torch.tensor([len(s) for s in chunk])):
+            translations.append(target_text(spec.pairs, [spec.target_vocab[i] for i in ids]))
+    return translations
 
 
 @torch.no_grad()
@@ -95,8 +122,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
         texts = read_texts(arguments)
-        task = load_classifier(load_checkpoint(Path(arguments["ckpt"]).expanduser()))
-        probabilities = predict(task, texts, int(arguments.get("batch_size", 256)))
+        task = load_task(load_checkpoint(Path(arguments["ckpt"]).expanduser()))
+        batch_size = int(arguments.get("batch_size", 256))
+        if task.spec.task == "translate":
+            for text, translation in zip(texts, translate(task, texts, batch_size)):
+                print(f"{translation}\t{text}")
+            return
+        probabilities = predict(task, texts, batch_size)
     except UserError as error:
         print(f"rnnlab: error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -68,18 +68,20 @@ def check_settings(task: str, min_len: int, max_len: int, symbols: int) -> None:
     """Raise UserError for settings no pair of `task` can satisfy (lengths count source tokens)."""
     _check_task(task)
     if min_len < 1:
-        raise UserError(f"min_len {min_len} is below 1; every source has at least one token, set min_len >= 1")
+        raise UserError(f"data.min_len={min_len} is below 1; every source has at least one token, "
+                        "set data.min_len >= 1")
     if min_len > max_len:
-        raise UserError(f"min_len {min_len} is greater than max_len {max_len}; set min_len <= max_len")
+        raise UserError(f"data.min_len={min_len} is greater than data.max_len={max_len}; "
+                        "set data.min_len <= data.max_len")
     if task == "reverse" and symbols < 2:
-        raise UserError(f"reverse needs at least 2 symbols, got symbols {symbols}; set symbols >= 2")
+        raise UserError(f"reverse needs at least 2 symbols, got data.symbols={symbols}; set data.symbols >= 2")
     if task == "numbers" and max_len > MAX_NUMBER_DIGITS:
-        raise UserError(f"numbers have at most {MAX_NUMBER_DIGITS} digits (billions), got max_len {max_len}; "
-                        f"set max_len <= {MAX_NUMBER_DIGITS}")
+        raise UserError(f"numbers have at most {MAX_NUMBER_DIGITS} digits (billions), got data.max_len={max_len}; "
+                        f"set data.max_len <= {MAX_NUMBER_DIGITS}")
     if task == "dates" and not _date_groups(min_len, max_len):
         shortest, longest = _date_length_range()
         raise UserError(f"no date format is written in {min_len}-{max_len} characters (they take "
-                        f"{shortest}-{longest}); set min_len/max_len to overlap {shortest}-{longest}")
+                        f"{shortest}-{longest}); set data.min_len/data.max_len to overlap {shortest}-{longest}")
 
 
 def make_pairs(task: str, count: int, min_len: int, max_len: int, symbols: int, seed: int) -> list[Pair]:
@@ -156,7 +158,7 @@ def write_date(date_format: str, day: datetime.date) -> str:
 
 def _check_task(task: str) -> None:
     if task not in TASKS:
-        raise UserError(f"unknown translation task '{task}'; choose one of {', '.join(TASKS)}")
+        raise UserError(f"data.task='{task}' is not a translation task; choose one of {', '.join(TASKS)}")
 
 
 def _buckets(task: str, min_len: int, max_len: int, symbols: int) -> list[_Bucket]:

@@ -13,7 +13,7 @@ from torch import Tensor
 from rnnlab.config import ModelConfig, OptimizerConfig
 from rnnlab.errors import UserError
 
-HIGHER_IS_BETTER = ("acc", "f1", "auroc", "precision", "recall", "bleu")
+HIGHER_IS_BETTER = ("acc", "f1", "auroc", "precision", "recall", "bleu", "match")
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
@@ -24,11 +24,13 @@ class RecurrentTask(pl.LightningModule):
     default_monitor = "val/loss"
 
     def __init__(self, model: ModelConfig, optimizer: OptimizerConfig, spec: Any, monitor: str | None = None,
-                 mode: str | None = None) -> None:
+                 mode: str | None = None, extra: dict[str, Any] | None = None) -> None:
         super().__init__()
-        # plain dicts, so the checkpoint rebuilds the task without unpickling our classes (weights_only)
+        # plain dicts, so the checkpoint rebuilds the task without unpickling our classes (weights_only);
+        # `extra` holds a task's own sections (e.g. decode) under their config names
         self.save_hyperparameters(
-            {"model": asdict(model), "optimizer": asdict(optimizer), "spec": asdict(spec)}, logger=False
+            {"model": asdict(model), "optimizer": asdict(optimizer), "spec": asdict(spec), **(extra or {})},
+            logger=False,
         )
         self.spec = spec  # the dataset's spec dataclass (ForecastSpec, ClassifySpec)
         self.optimizer_cfg = optimizer
