@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,8 @@ def write_comparison(sweep: Path, jobs: list[dict[str, Any]], variants: list[dic
         return None
     first = next(iter(results.values()))[0]
     monitor, metric = first["monitor"], headline_metric(first, variants)
-    labels = short_labels([row["variant"] for row in variants])
+    labels = {variant: textwrap.fill(label, 32, break_long_words=False)
+              for variant, label in short_labels([row["variant"] for row in variants]).items()}
     figure = Figure(figsize=(13, 5), dpi=100)  # no pyplot: nothing global, any backend
     curves, bars = figure.subplots(1, 2, width_ratios=(3, 2))
     colors: dict[str, str] = {}

@@ -13,6 +13,7 @@ from typing import Any
 
 SEED_KEYS = ("seed", "+seed", "++seed")
 BASE = "(base config)"  # the variant of a sweep over seeds only
+ALL = "all jobs"        # the label of a sweep's only variant
 AGGREGATED = ("best_epoch", "wall_time_s", "train_samples_per_s")
 
 
@@ -57,6 +58,6 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def short_labels(variants: list[str]) -> dict[str, str]:
     """Each variant named by the overrides that tell it apart (the ones all variants share are left out)."""
     tokens = {variant: variant.split() for variant in variants}
-    shared = set.intersection(*(set(items) for items in tokens.values())) if len(variants) > 1 else set()
-    return {variant: " ".join(item for item in items if item not in shared) or variant
+    shared = set.intersection(*(set(items) for items in tokens.values())) if variants else set()
+    return {variant: " ".join(item for item in items if item not in shared) or ALL
             for variant, items in tokens.items()}
