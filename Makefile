@@ -4,8 +4,9 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 ARGS ?=
+PAGES ?=
 
-.PHONY: install run test test-full lint tensorboard clean
+.PHONY: install run test test-full lint tensorboard clean experiments experiments-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,12 @@ test-full: install  ## every test, slow ones included
 
 lint:  ## style and common mistakes (ruff)
 	$(BIN)/ruff check src tests
+
+experiments: install  ## run the sweeps behind experiments/*.md and write their tables and plots (hours: IMDB); PAGES=stock for one
+	$(BIN)/python experiments/generate.py $(PAGES)
+
+experiments-quick: install  ## the same sweeps with few epochs and batches (minutes), into experiments/quick/
+	$(BIN)/python experiments/generate.py --quick $(PAGES)
 
 tensorboard:
 	$(BIN)/tensorboard --logdir logs/

@@ -1,0 +1,195 @@
+"""Run the sweeps behind the pages in experiments/ and write their results into the pages.
+
+    python experiments/generate.py                 # every page, full settings (make experiments; IMDB takes hours)
+    python experiments/generate.py stock           # one page
+    python experiments/generate.py --quick         # fewer epochs, seeds and batches, pages in experiments/quick/
+
+A page is a Markdown file written by people; each section's generated part sits between
+`<!-- generated: NAME -->` and `<!-- end generated: NAME -->` and is replaced on every run: the exact
+command, the results table (mean ± std over seeds, from the sweep's summary_variants.csv), the sweep's
+comparison.png copied next to the page, the machine and the wall time. Everything outside the markers is
+kept. A section without markers in its page is appended to it. A new page (e.g. translation_length for
+the length study) is one more `Page` in PAGES.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rnnlab.variants import short_labels
+
+ROOT = Path(__file__).resolve().parents[1]
+IMDB = "data.path=../shared/data/aclImdb_v1.tar.gz"  # relative to the repository, as in the pages' commands
+
+
+@dataclass
+class Section:
+    name: str                 # marker name, sweep folder logs/experiments/<name>, plot <name>.png
+    title: str                # heading when the section is appended to a page
+    overrides: list[str]      # what follows `python -m rnnlab -m`
+    quick: list[str]          # replaces same-key overrides in the quick variant (minutes, not hours)
+    columns: dict[str, str]   # table header -> summary column (a metric, best_epoch, wall_time_s, ...)
+    per_job: bool = False     # also list each job (seed) of the sweep
+
+
+@dataclass
+class Page:
+    file: str
+    title: str
+    sections: list[Section] = field(default_factory=list)
+
+
+STOCK_COLUMNS = {"test RMSE": "test/rmse", "naive": "test/naive_rmse", "drift": "test/drift_rmse",
+                 "linear AR": "test/linear_rmse", "noise floor": "test/noise_floor_rmse",
+                 "RMSE / floor": "test/rmse_over_noise_floor", "best epoch": "best_epoch",
+                 "wall time (s)": "wall_time_s"}
+IMDB_COLUMNS = {"test acc": "test/acc", "test F1": "test/f1", "test AUROC": "test/auroc", "best epoch": "best_epoch",
+                "params": "params", "wall time (s)": "wall_time_s", "train samples/s": "train_samples_per_s"}
+IMDB_QUICK = ["trainer.max_epochs=1", "trainer.limit_train_batches=30", "trainer.limit_val_batches=10",
+              "trainer.limit_test_batches=20", "seed=0"]
+
+PAGES = {
+    "stock": Page("stock.md", "Forecasting the stock series", [
+        Section("stock_seeds", "The tutorial series: sin(0.1 t) + N(0, 0.1), windows of 20, LSTM(64)",
+                ["seed=0,1,2"], ["trainer.max_epochs=5", "seed=0,1"], STOCK_COLUMNS, per_job=True),
+        Section("stock_random_walk", "Sanity check: a random walk",
+                ["experiment=stock_random_walk", "seed=0,1,2"], ["trainer.max_epochs=5", "seed=0,1"],
+                STOCK_COLUMNS, per_job=True),
+    ]),
+    "imdb": Page("imdb.md", "IMDB sentiment, from scratch", [
+        Section("imdb_compare", "The Keras tutorial recipe, and the architectures compared on it",
+                ["experiment=imdb_tutorial", "model=rnn,lstm,gru,bilstm,stacked_lstm,attention", IMDB],
+                IMDB_QUICK, IMDB_COLUMNS),
+        Section("imdb_lstm_seeds", "The LSTM recipe over three seeds, and what the initialisation is worth",
+                ["experiment=imdb_tutorial", "model.init=keras,torch", "seed=0,1,2", IMDB], IMDB_QUICK, IMDB_COLUMNS,
+                per_job=True),
+        Section("imdb_best", "Best from-scratch model", ["experiment=imdb_best", IMDB], IMDB_QUICK, IMDB_COLUMNS),
+    ]),
+}
+
+
+def with_quick(overrides: list[str], quick: list[str]) -> list[str]:
+    """`overrides` with the quick settings in place of the same keys (Hydra refuses a key given twice)."""
+    keys = {item.partition("=")[0] for item in quick}
+    return [item for item in overrides if item.partition("=")[0] not in keys] + quick
+
+
+def machine() -> str:
+    import torch
+
+    cpuinfo = Path("/proc/cpuinfo")
+    models = re.findall(r"model name\s*:\s*(.+)", cpuinfo.read_text()) if cpuinfo.exists() else []
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{models[0] if models else platform.processor()}, {os.cpu_count()} cores, {gpu}, torch {torch.__version__}"
+
+
+def run_sweep(overrides: list[str], sweep: Path) -> float:
+    """Run the sweep into a fresh folder; returns its wall time in seconds."""
+    shutil.rmtree(sweep, ignore_errors=True)
+    command = [sys.executable, "-m", "rnnlab", "-m", *overrides, "print_config=false", "callbacks.progress_bar=none",
+               f"hydra.sweep.dir={sweep.relative_to(ROOT)}"]
+    print("$", shlex.join(command[1:]), flush=True)
+    started = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True)
+    return time.perf_counter() - started
+
+
+PERCENT = ("/acc", "/f1", "/exact_match")  # shown as 85.75%
+WHOLE = ("params", "train_samples_per_s", "wall_time_s")  # shown as 1,209
+
+
+def number(value: str, column: str) -> str:
+    if column.endswith(PERCENT):
+        return f"{float(value) * 100:.2f}"
+    if column in WHOLE:
+        return f"{float(value):,.0f}"
+    return f"{float(value):.1f}" if column == "best_epoch" else f"{float(value):.4f}"
+
+
+def cell(row: dict[str, str], column: str) -> str:
+    """`mean ± std` of a summary column (a job's own value in the per-job table)."""
+    mean, std = row.get(f"{column}_mean") or row.get(column), row.get(f"{column}_std")
+    if not mean:
+        return ""
+    unit = "%" if column.endswith(PERCENT) else ""
+    return number(mean, column) + (f" ± {number(std, column)}" if std else "") + unit
+
+
+def table(rows: list[dict[str, str]], first: str, label: str, columns: dict[str, str]) -> str:
+    lines = [f"| {label} | " + " | ".join(columns) + " |", "|" + " --- |" * (len(columns) + 1)]
+    lines += [f"| {row[first]} | " + " | ".join(cell(row, c) for c in columns.values()) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def section_block(section: Section, overrides: list[str], sweep: Path, plot: str, seconds: float) -> str:
+    variants = list(csv.DictReader((sweep / "summary_variants.csv").open()))
+    labels = short_labels([row["variant"] for row in variants])
+    for row in variants:
+        row["label"] = f"{labels[row['variant']]} ({row['ok']}/{row['jobs']} ok)"
+    parts = [f"    python -m rnnlab -m {shlex.join(overrides)} hydra.sweep.dir={sweep.relative_to(ROOT)}",
+             table(variants, "label", "variant (mean ± std over seeds)", section.columns)]
+    if section.per_job:
+        jobs = list(csv.DictReader((sweep / "summary.csv").open()))
+        for row in jobs:
+            row["label"] = labels[row["variant"]] + (f", seed {row['seed']}" if row["seed"] else "") + (
+                "" if row["status"] == "ok" else f" ({row['status']}: {row.get('error', '')})")
+        parts.append(table(jobs, "label", "job", section.columns))
+    parts += [f"![{section.name}: validation curves and test metric per variant]({plot})",
+              f"Machine: {machine()}. Sweep wall time {seconds / 60:.1f} min; generated "
+              f"{datetime.date.today().isoformat()} by `python experiments/generate.py` (summary: "
+              f"`python -m rnnlab.report {sweep.relative_to(ROOT)}`)."]
+    return "\n\n".join(parts)
+
+
+def replace_block(page: str, name: str, block: str, title: str) -> str:
+    """Put `block` between the section's markers, or append the section when the page has none."""
+    start, end = f"<!-- generated: {name} -->", f"<!-- end generated: {name} -->"
+    wrapped = f"{start}\n{block}\n{end}"
+    if start in page and end in page:
+        return page[:page.index(start)] + wrapped + page[page.index(end) + len(end):]
+    return page.rstrip("\n") + f"\n\n## {title}\n\n{wrapped}\n"
+
+
+def generate(page: Page, quick: bool) -> Path:
+    folder = ROOT / "experiments" / ("quick" if quick else "")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / page.file
+    heading = f"# {page.title}" + (" (quick check: few epochs and batches, not the published numbers)" if quick else "")
+    text = path.read_text() if path.exists() else heading + "\n"
+    for section in page.sections:
+        overrides = with_quick(section.overrides, section.quick) if quick else section.overrides
+        sweep = ROOT / "logs" / "experiments" / ("quick" if quick else "") / section.name
+        seconds = run_sweep(overrides, sweep)
+        shutil.copyfile(sweep / "comparison.png", folder / f"{section.name}.png")
+        text = replace_block(text, section.name, section_block(section, overrides, sweep, f"{section.name}.png",
+                                                              seconds), section.title)
+        path.write_text(text)  # after every section: a long run that stops keeps what it finished
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Regenerate the experiment pages from their sweeps.")
+    parser.add_argument("pages", nargs="*", help=f"pages to regenerate: {', '.join(PAGES)} (default: all)")
+    parser.add_argument("--quick", action="store_true", help="minutes instead of hours, into experiments/quick/")
+    args = parser.parse_args()
+    unknown = sorted(set(args.pages) - set(PAGES))
+    if unknown:
+        parser.error(f"no page '{unknown[0]}'; choose from {', '.join(PAGES)}")
+    for name in args.pages or PAGES:
+        print(f"wrote {generate(PAGES[name], args.quick).relative_to(ROOT)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
