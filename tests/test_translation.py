@@ -138,3 +138,17 @@ def test_a_task_can_be_rebuilt_from_its_checkpoint_hyperparameters():
     data = small_data()
     task = Seq2SeqTask(ModelConfig(hidden_size=8), OptimizerConfig(), data.spec, decode=DecodeConfig(beam_size=2))
     assert task.hparams["decode"]["beam_size"] == 2 and task.hparams["spec"]["pairs"] == "reverse"
+
+
+def test_the_length_study_compares_decoders_at_an_equal_parameter_budget(tmp_path):
+    from conftest import compose_config
+
+    counts = {}
+    for preset in ("translation_length", "translation_length_plain"):
+        config, _ = compose_config(tmp_path, f"experiment={preset}")
+        data = TranslationData(config.data, config.seed)
+        data.setup()
+        task = Seq2SeqTask(config.model, config.optimizer, data.spec, decode=config.decode)
+        counts[config.model.attention] = sum(p.numel() for p in task.parameters())
+    assert set(counts) == {"bahdanau", "none"}
+    assert abs(counts["none"] - counts["bahdanau"]) / counts["bahdanau"] < 0.01, counts
