@@ -16,11 +16,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
 
-from conftest import QUIET, run_cli
+from conftest import QUIET, compose_config, run_cli
 from rnnlab.callbacks import threads_per_job
 from rnnlab.report import main as report_main
 from rnnlab.rerun import jobs_to_rerun
+from rnnlab.tasks.base import HIGHER_IS_BETTER
+from rnnlab.tasks.classify import ClassifyTask
+from rnnlab.tasks.forecast import ForecastTask
 from rnnlab.variants import BASE, aggregate, short_labels, variant_of
 
 TINY = ["debug=limit", "trainer.max_epochs=2"]  # 2 epochs of 5 batches: curves with two points, seconds per job
@@ -140,6 +145,15 @@ def optuna_trials(storage: Path) -> list[tuple[str, str]]:
     query = "SELECT studies.study_name, trials.state FROM trials JOIN studies USING (study_id)"
     with sqlite3.connect(storage) as db:
         return db.execute(query).fetchall()
+
+
+@pytest.mark.parametrize("preset, task", [("stock", ForecastTask), ("imdb", ClassifyTask)])
+def test_search_direction_follows_the_monitored_metric(tmp_path, preset, task):
+    compose_config(tmp_path, f"hparams_search={preset}")
+    sweeper = OmegaConf.to_container(HydraConfig.get().sweeper)  # unresolved: the storage names the sweep folder
+    higher_is_better = any(word in task.default_monitor for word in HIGHER_IS_BETTER)
+    assert sweeper["direction"] == ("maximize" if higher_is_better else "minimize")
+    assert (sweeper["study_name"], sweeper["storage"]) == (preset, "sqlite:///${hydra.sweep.dir}/optuna.db")
 
 
 @pytest.mark.slow  # two invocations: ~30 s
