@@ -16,11 +16,12 @@ from pytorch_lightning.callbacks import (
 )
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 
-from rnnlab.callbacks import MetricHistory, ThroughputMeter, TorchSettings
+from rnnlab.callbacks import MetricHistory, RandomState, ThroughputMeter, TorchSettings
 from rnnlab.config import Config, ImdbDataConfig, StockDataConfig, TranslationDataConfig
 from rnnlab.data.imdb import ImdbData
 from rnnlab.data.stock import StockData
 from rnnlab.data.translation import TranslationData
+from rnnlab.stopping import StopRecorder
 from rnnlab.tasks.base import RecurrentTask
 from rnnlab.tasks.classify import ClassifyTask
 from rnnlab.tasks.forecast import ForecastTask
@@ -59,9 +60,13 @@ def build_callbacks(cfg: Config, task: RecurrentTask, run_dir: Path) -> list[Cal
         TorchSettings(cfg.trainer.flush_denormal, cfg.trainer.num_threads),
         MetricHistory(),
         ThroughputMeter(),
+        RandomState(),
+        StopRecorder(run_dir),
+        # written when each epoch ends, after its history row: the point a resumed run continues from
         ModelCheckpoint(
             dirpath=run_dir / "checkpoints", filename="best", monitor=task.monitor, mode=task.mode,
             save_last=c.save_last, enable_version_counter=False, auto_insert_metric_name=False,
+            save_on_train_epoch_end=True,
         ),
     ]
     if c.early_stopping:

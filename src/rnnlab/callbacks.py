@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import random
 import time
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 
@@ -48,6 +50,12 @@ class MetricHistory(pl.Callback):
     def __init__(self) -> None:
         self.epochs: list[dict[str, float]] = []
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"epochs": self.epochs}  # in checkpoints, so a resumed run keeps the curves of earlier epochs
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.epochs = list(state_dict["epochs"])
+
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         row: dict[str, float] = {"epoch": trainer.current_epoch}
         for key, value in trainer.callback_metrics.items():
@@ -74,6 +82,34 @@ class ThroughputMeter(pl.Callback):
         self._last = now
         self.samples += len(batch[0])
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"samples": self.samples, "seconds": self.seconds}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.samples, self.seconds = state_dict["samples"], state_dict["seconds"]
+
     @property
     def samples_per_second(self) -> float:
         return self.samples / self.seconds if self.seconds else 0.0
+
+
+class RandomState(pl.Callback):
+    """Saves the random generators with every checkpoint and restores them on resume.
+
+    A resumed run then draws the same dropout masks and teacher-forcing coins as the run that never
+    stopped (data order is seeded per epoch, see `rnnlab.data.splits`), so it ends with the same metrics.
+    Stored as tensors and lists, which `torch.load(weights_only=True)` reads.
+    """
+
+    def state_dict(self) -> dict[str, Any]:
+        kind, keys, position, has_gauss, cached = np.random.get_state()
+        version, state, gauss = random.getstate()
+        return {"torch": torch.get_rng_state(), "numpy": [kind, keys.tolist(), position, has_gauss, cached],
+                "python": [version, list(state), gauss]}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        torch.set_rng_state(saved["torch"])
+        kind, keys, position, has_gauss, cached = saved["numpy"]
+        np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached))
+        version, state, gauss = saved["python"]
+        random.setstate((version, tuple(state), gauss))

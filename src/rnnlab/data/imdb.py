@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from rnnlab.config import ImdbDataConfig
 from rnnlab.data.archive import default_cache_dir
 from rnnlab.data.imdb_source import EncodedSplit, load_encoded_imdb, locate_imdb, read_split
-from rnnlab.data.splits import SplitData
+from rnnlab.data.splits import EpochShuffle, SplitData, epoch_generator, private_generator
 
 Batch = tuple[Tensor, Tensor, Tensor, Tensor]  # tokens [B, T], lengths [B], labels [B], review index [B]
 
@@ -72,21 +72,25 @@ class LengthBuckets(Sampler[list[int]]):
     """Batches of reviews of similar length: sort within pools of 50 batches, then shuffle the batches.
 
     Trimming each batch to its longest review then removes most of the padding (median review 174
-    tokens against max_len 400). A new order is drawn every epoch from one seeded generator.
+    tokens against max_len 400). Each epoch's order is drawn from (seed, epoch), see `epoch_generator`.
     """
 
     POOL_BATCHES = 50
 
     def __init__(self, lengths: Tensor, batch_size: int, shuffle: bool, seed: int) -> None:
         self.lengths, self.batch_size, self.shuffle = lengths, batch_size, shuffle
-        self.generator = torch.Generator().manual_seed(seed)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return -(-len(self.lengths) // self.batch_size)
 
     def __iter__(self) -> Iterator[list[int]]:
         n, size = len(self.lengths), self.batch_size
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        generator = epoch_generator(self.seed, self.epoch)
+        order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
         pool = size * self.POOL_BATCHES
         batches = []
         for start in range(0, n, pool):
@@ -94,7 +98,7 @@ class LengthBuckets(Sampler[list[int]]):
             chunk = chunk[torch.argsort(self.lengths[chunk], stable=True)]
             batches.extend(chunk[i : i + size].tolist() for i in range(0, len(chunk), size))
         if self.shuffle:
-            batches = [batches[i] for i in torch.randperm(len(batches), generator=self.generator)]
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=generator)]
         return iter(batches)
 
 
@@ -136,13 +140,14 @@ class ImdbData(SplitData):
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         reviews = self.sets[split]
-        common = {"collate_fn": trim_padding(self.cfg.pad), "num_workers": self.cfg.num_workers,
+        common = {"collate_fn": trim_padding(self.cfg.pad), "generator": private_generator(self.seed),
+                  "num_workers": self.cfg.num_workers,
                   "persistent_workers": self.cfg.num_workers > 0}
         if self.cfg.bucket_by_length:
             sampler = LengthBuckets(reviews.lengths, self.cfg.batch_size, shuffle, self.seed)
             return DataLoader(reviews, batch_sampler=sampler, **common)
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(reviews, batch_size=self.cfg.batch_size, shuffle=shuffle, generator=generator, **common)
+        sampler = EpochShuffle(len(reviews), self.seed) if shuffle else None
+        return DataLoader(reviews, batch_size=self.cfg.batch_size, sampler=sampler, **common)
 
     def test_texts(self) -> list[str]:
         """The raw test reviews, indexed like the `rows` of test batches (for the error report)."""

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from rnnlab.config import StockDataConfig
 from rnnlab.data.series import Series, load_series
-from rnnlab.data.splits import SplitData
+from rnnlab.data.splits import EpochShuffle, SplitData, private_generator
 from rnnlab.errors import UserError
 from rnnlab.models.baselines import LinearAutoregression, drift_forecast, naive_forecast
 
@@ -100,10 +100,10 @@ class StockData(SplitData):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         w = self.windows[split]
         dataset = TensorDataset(self.scale(w.inputs), self.scale(w.targets))
-        generator = torch.Generator().manual_seed(self.seed)
         return DataLoader(
-            dataset, batch_size=self.cfg.batch_size, shuffle=shuffle, generator=generator,
-            num_workers=self.cfg.num_workers, persistent_workers=self.cfg.num_workers > 0,
+            dataset, batch_size=self.cfg.batch_size, sampler=EpochShuffle(len(dataset), self.seed) if shuffle else None,
+            generator=private_generator(self.seed), num_workers=self.cfg.num_workers,
+            persistent_workers=self.cfg.num_workers > 0,
         )
 
     def reference_forecasts(self) -> dict[str, np.ndarray]:

@@ -10,7 +10,7 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset
 
 from rnnlab.config import TranslationDataConfig
-from rnnlab.data.splits import SplitData
+from rnnlab.data.splits import EpochShuffle, SplitData, private_generator
 from rnnlab.data.translation_pairs import Pair, make_pairs
 from rnnlab.errors import UserError
 
@@ -101,9 +101,10 @@ class TranslationData(SplitData):
         self.spec = TranslateSpec(cfg.task, source_vocab, target_vocab, cfg.embedding_dim, longest)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.sets[split], batch_size=self.cfg.batch_size, shuffle=shuffle, generator=generator,
-                          collate_fn=collate_pairs, num_workers=self.cfg.num_workers,
+        pairs = self.sets[split]
+        return DataLoader(pairs, batch_size=self.cfg.batch_size, collate_fn=collate_pairs,
+                          sampler=EpochShuffle(len(pairs), self.seed) if shuffle else None,
+                          generator=private_generator(self.seed), num_workers=self.cfg.num_workers,
                           persistent_workers=self.cfg.num_workers > 0)
 
     def test_pairs(self) -> list[Pair]:

@@ -60,7 +60,10 @@ class RecurrentTask(pl.LightningModule):
         """Stop at the first NaN/inf loss with the step and the usual causes, instead of training on."""
         if not torch.isfinite(loss):
             lr = self.optimizer_cfg.lr
+            checkpoint = self.trainer.checkpoint_callback
+            kept = checkpoint.last_model_path if checkpoint is not None else ""
             raise UserError(
                 f"loss became {loss.item()} at step {self.global_step} (optimizer.lr={lr:g}); "
                 "lower optimizer.lr or keep trainer.gradient_clip_val set (default 1.0)"
+                + (f"; the last good checkpoint is {kept}" if kept else "")
             )

@@ -1,0 +1,98 @@
+"""Runs that stop early: interrupted runs continue to the same result, identical seeds give identical metrics."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import rnnlab.build
+from conftest import run_in_process
+from rnnlab.errors import UserError
+
+SHORT = ("data.length=400", "trainer.max_epochs=4", "callbacks.early_stopping=false", "model.hidden_size=16",
+         "model.dropout=0.2", "model.num_layers=2", "trainer.num_threads=1")
+
+
+class InterruptAt(pl.Callback):
+    """Ctrl-C in the middle of an epoch."""
+
+    def __init__(self, epoch: int, batch: int) -> None:
+        self.epoch, self.batch = epoch, batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+            raise KeyboardInterrupt
+
+
+def test_the_same_seed_gives_the_same_metrics(tmp_path):
+    first, _ = run_in_process(tmp_path / "first", *SHORT, "logger=none")
+    second, _ = run_in_process(tmp_path / "second", *SHORT, "logger=none")
+    assert first["metrics"] == second["metrics"] and first["history"] == second["history"]
+
+
+def test_an_interrupted_run_continues_to_the_metrics_of_an_uninterrupted_one(tmp_path, monkeypatch, capsys):
+    whole, _ = run_in_process(tmp_path / "whole", *SHORT)
+
+    build_callbacks = rnnlab.build.build_callbacks
+    monkeypatch.setattr(rnnlab.build, "build_callbacks", lambda *args: [*build_callbacks(*args), InterruptAt(2, 3)])
+    with pytest.raises(SystemExit) as stop:
+        run_in_process(tmp_path / "cut", *SHORT)
+    assert stop.value.code != 0
+    run_dir = tmp_path / "cut" / "run"
+    record = json.loads((run_dir / "metrics.json").read_text())
+    assert record["status"] == "interrupted" and record["epochs_trained"] == 2
+    assert record["resume"] == f"python -m rnnlab resume={run_dir}"
+    assert f"continue with: python -m rnnlab resume={run_dir}" in capsys.readouterr().err
+    monkeypatch.undo()
+
+    resumed, _ = run_in_process(tmp_path / "cut", *SHORT)
+    assert resumed["metrics"] == whole["metrics"]
+    assert resumed["history"] == whole["history"] and len(resumed["history"]) == 4
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    assert [event.step for event in events.Scalars("val/loss")] == [e.step for e in _scalars(tmp_path / "whole")]
+
+
+def _scalars(root):
+    events = EventAccumulator(str(root / "run" / "tensorboard"))
+    events.Reload()
+    return events.Scalars("val/loss")
+
+
+class PoisonWeightsAt(pl.Callback):
+    """What a diverging run looks like from inside: the weights turn NaN in the middle of epoch 1."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.current_epoch == 1 and batch_idx == 2:
+            with torch.no_grad():
+                next(pl_module.parameters()).fill_(float("nan"))
+
+
+def test_a_nan_loss_stops_at_once_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    build_callbacks = rnnlab.build.build_callbacks
+    monkeypatch.setattr(rnnlab.build, "build_callbacks", lambda *args: [*build_callbacks(*args), PoisonWeightsAt()])
+    with pytest.raises(UserError) as error:
+        run_in_process(tmp_path, *SHORT, "logger=none")
+    run_dir = tmp_path / "run"
+    assert "loss became nan at step" in str(error.value) and "lower optimizer.lr" in str(error.value)
+    assert f"the last good checkpoint is {run_dir / 'checkpoints' / 'last.ckpt'}" in str(error.value)
+    record = json.loads((run_dir / "metrics.json").read_text())
+    assert record["status"] == "failed" and record["error"] == str(error.value) and record["epochs_trained"] == 1
+    weights = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    assert all(torch.isfinite(value).all() for value in weights.values())
+
+
+def test_a_diverging_job_is_a_failed_row_of_its_sweep(cli, tmp_path):
+    result = cli("-m", "optimizer.lr=0.01,1e30", "trainer.gradient_clip_val=null", "data.length=300",
+                 "trainer.max_epochs=2", "logger=none", "trainer.num_threads=1",
+                 f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {row["overrides"].split()[0]: row for row in csv.DictReader((tmp_path / "sweep" / "summary.csv").open())}
+    assert rows["optimizer.lr=0.01"]["status"] == "ok"
+    failed = rows["optimizer.lr=1e+30"]
+    assert failed["status"] == "failed" and failed["error"].startswith("loss became inf at step")
