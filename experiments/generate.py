@@ -115,7 +115,9 @@ def number(value: str, column: str) -> str:
         return f"{float(value) * 100:.2f}"
     if column in WHOLE:
         return f"{float(value):,.0f}"
-    return f"{float(value):.1f}" if column == "best_epoch" else f"{float(value):.4f}"
+    if column == "best_epoch":
+        return f"{float(value):.0f}" if float(value).is_integer() else f"{float(value):.1f}"
+    return f"{float(value):.4f}"
 
 
 def cell(row: dict[str, str], column: str) -> str:
@@ -143,7 +145,8 @@ def section_block(section: Section, overrides: list[str], sweep: Path, plot: str
     if section.per_job:
         jobs = list(csv.DictReader((sweep / "summary.csv").open()))
         for row in jobs:
-            row["label"] = labels[row["variant"]] + (f", seed {row['seed']}" if row["seed"] else "") + (
+            variant = labels[row["variant"]] if len(variants) > 1 else ""
+            row["label"] = ", ".join(filter(None, [variant, f"seed {row['seed']}" if row["seed"] else ""])) + (
                 "" if row["status"] == "ok" else f" ({row['status']}: {row.get('error', '')})")
         parts.append(table(jobs, "label", "job", section.columns))
     parts += [f"![{section.name}: validation curves and test metric per variant]({plot})",

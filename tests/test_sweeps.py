@@ -119,6 +119,10 @@ def test_rerun_failed_needs_a_sweep_folder(tmp_path, capsys):
     assert stop.value.code == 2
     assert capsys.readouterr().err == (
         f"rnnlab: error: '{tmp_path}' has no multirun.yaml; give the folder of a sweep started with -m\n")
+    (tmp_path / "optuna.db").touch()
+    with pytest.raises(SystemExit):
+        report_main(["--rerun-failed", str(tmp_path)])
+    assert "an Optuna search resumes from its storage: run its command again" in capsys.readouterr().err
 
 
 def test_parallel_jobs_share_the_cores():

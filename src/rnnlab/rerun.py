@@ -35,11 +35,11 @@ def job_status(job_dir: Path) -> str:
 def jobs_to_rerun(sweep: Path) -> list[tuple[str, list[str]]]:
     """(job folder name, overrides) of each job whose metrics.json is missing or not ok."""
     multirun_file = sweep / "multirun.yaml"
+    if (sweep / "optuna.db").is_file():  # Optuna's sweeper writes no multirun.yaml
+        raise UserError("an Optuna search resumes from its storage: run its command again instead of --rerun-failed")
     if not multirun_file.is_file():
         raise UserError(f"'{sweep}' has no multirun.yaml; give the folder of a sweep started with -m")
     multirun = yaml.safe_load(multirun_file.read_text())
-    if "optuna" in str(multirun["hydra"]["sweeper"].get("_target_", "")):
-        raise UserError("an Optuna search resumes from its storage: run its command again instead of --rerun-failed")
     folders = {tuple(str(o) for o in yaml.safe_load(path.read_text()) or []): path.parents[1].name
                for path in sweep.glob("*/.hydra/overrides.yaml")}
     jobs = [(folders.get(tuple(overrides), str(number)), overrides)
