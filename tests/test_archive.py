@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from imdb_fixture import write_imdb_archive
-from rnnlab.data.archive import default_cache_dir, download, extract_archive, sha256_file, source_sha256
+from rnnlab.data.archive import (
+    SOURCE_SHA256_FILE,
+    default_cache_dir,
+    download,
+    extract_archive,
+    sha256_file,
+    source_sha256,
+)
 from rnnlab.errors import UserError
 
 
@@ -138,10 +145,31 @@ def test_extract_archive_is_complete_and_records_the_checksum(tmp_path: Path) ->
     assert source_sha256(tmp_path) is None
 
 
-def test_existing_destination_is_reused(tmp_path: Path) -> None:
+def test_complete_destination_is_reused(tmp_path: Path) -> None:
     dest = tmp_path / "done"
     dest.mkdir()
+    (dest / SOURCE_SHA256_FILE).write_text("ab" * 32)
     assert extract_archive(tmp_path / "does-not-matter.tar.gz", dest) == dest
+    assert extract_archive(tmp_path / "does-not-matter.tar.gz", dest, archive_sha256="AB" * 32) == dest
+
+
+def test_destination_of_another_archive_is_extracted_again(tmp_path: Path) -> None:
+    archive = write_imdb_archive(tmp_path / "a.tar.gz")
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / SOURCE_SHA256_FILE).write_text("ab" * 32)
+    extract_archive(archive, dest, archive_sha256=sha256_file(archive))
+    assert source_sha256(dest) == sha256_file(archive)
+    assert (dest / "aclImdb" / "test" / "neg" / "1_1.txt").is_file()
+
+
+def test_verified_download_is_not_fetched_again(tmp_path: Path) -> None:
+    dest = tmp_path / "a.tar.gz"
+    dest.write_bytes(b"abc")
+    unreachable = f"http://127.0.0.1:{free_port()}/a.tar.gz"
+    assert download(unreachable, dest, sha256=hashlib.sha256(b"abc").hexdigest()) == dest
+    with pytest.raises(UserError, match="could not download"):  # a file that fails the check is fetched again
+        download(unreachable, dest, sha256="0" * 64, timeout=5)
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """Fetching and unpacking dataset archives without ever leaving a half-done file that looks complete.
 
 Downloads go to a hidden temporary file next to the target and are renamed into place only after the
-size and checksum pass; extraction goes to a hidden temporary folder that is renamed into place only
-after every member was written. So "the target exists" always means "the target is complete".
+size and checksum pass; extraction goes to a hidden temporary folder that gets a completion marker
+after every member was written and is then renamed into place. Each is done under the target's lock
+(`rnnlab.data.locks`), so parallel jobs needing the same archive download and extract it once.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ from typing import BinaryIO
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
+from rnnlab.data.locks import exclusive_lock
 from rnnlab.errors import UserError
 
 log = logging.getLogger(__name__)
 
 CACHE_ENV_VAR = "RNNLAB_DATA_DIR"
-# Written into an extracted folder: the sha256 of the archive it came from (a cheap, exact fingerprint).
+# Written last into an extracted folder, so it also marks the extraction complete: the sha256 of the
+# archive it came from (a cheap, exact fingerprint).
 SOURCE_SHA256_FILE = ".rnnlab-source-sha256"
 _CHUNK = 1 << 20
 # Network and transfer failures: refused/reset connections, timeouts, HTTP errors, bad URLs.
@@ -54,9 +57,21 @@ def sha256_file(path: Path) -> str:
 def download(url: str, dest: Path, sha256: str | None = None, timeout: float = 60.0) -> Path:
     """Download `url` (http(s) or file) to `dest`, checking completeness and, if given, the SHA-256.
 
-    Any failure raises UserError and leaves nothing at `dest`.
+    An existing `dest` with that SHA-256 is kept, not downloaded again: this is how a process that waited
+    for another one downloading the same file uses its result. Any failure raises UserError and leaves
+    nothing new at `dest`.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(dest):
+        if sha256 is not None and dest.is_file() and sha256_file(dest) == sha256.lower():
+            log.info("%s is already downloaded and verified", dest)
+            return dest
+        log.info("downloading %s to %s", url, dest)
+        _download_verified(url, dest, sha256, timeout)
+    return dest
+
+
+def _download_verified(url: str, dest: Path, sha256: str | None, timeout: float) -> None:
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -69,7 +84,6 @@ def download(url: str, dest: Path, sha256: str | None = None, timeout: float = 6
         os.replace(tmp_name, dest)
     finally:
         Path(tmp_name).unlink(missing_ok=True)
-    return dest
 
 
 def _transfer(url: str, out: BinaryIO, timeout: float) -> str:
@@ -115,22 +129,40 @@ def _copy_with_progress(source: BinaryIO, out: BinaryIO, total: int | None, labe
 def extract_archive(archive: Path, dest: Path, archive_sha256: str | None = None) -> Path:
     """Extract the tar archive `archive` into the folder `dest`, all or nothing.
 
-    An existing `dest` is taken as complete and returned as is. Members that would land outside `dest`
-    (absolute paths, `..`, links pointing outside, device files) are refused. The archive's SHA-256 is
-    stored in `dest` (see `source_sha256`).
+    A complete `dest` (it has the completion marker, matching `archive_sha256` if given) is returned as
+    is; an incomplete one is extracted again. Members that would land outside `dest` (absolute paths,
+    `..`, links pointing outside, device files) are refused. The archive's SHA-256 is stored in `dest`
+    (see `source_sha256`).
     """
-    if dest.is_dir():
+    if _is_extracted(dest, archive_sha256):
         return dest
+    with exclusive_lock(dest):
+        if not _is_extracted(dest, archive_sha256):  # else the process we waited for has just done it
+            _extract_into_place(archive, dest, archive_sha256)
+    return dest
+
+
+def _is_extracted(dest: Path, archive_sha256: str | None) -> bool:
+    marker = source_sha256(dest)
+    return marker is not None and (archive_sha256 is None or marker == archive_sha256.lower())
+
+
+def _extract_into_place(archive: Path, dest: Path, archive_sha256: str | None) -> None:
+    if dest.exists() or dest.is_symlink():
+        log.warning("%s is an incomplete or outdated extraction; extracting %s again", dest, archive)
+        if dest.is_dir() and not dest.is_symlink():
+            shutil.rmtree(dest)
+        else:
+            dest.unlink()
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part"))
     try:
         log.info("extracting %s to %s", archive, dest)
         _extract_safely(archive, tmp)
-        (tmp / SOURCE_SHA256_FILE).write_text(archive_sha256 or sha256_file(archive))
+        (tmp / SOURCE_SHA256_FILE).write_text((archive_sha256 or sha256_file(archive)).lower())
         _publish(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return dest
 
 
 def _extract_safely(archive: Path, target: Path) -> None:
@@ -155,11 +187,11 @@ def _strict_data_filter(member: tarfile.TarInfo, dest_path: str) -> tarfile.TarI
 
 
 def _publish(tmp: Path, dest: Path) -> None:
-    """Rename the finished folder into place; if a concurrent process got there first, keep its copy."""
+    """Rename the finished folder into place; if a concurrent, unlocked process got there first, keep its copy."""
     try:
         os.rename(tmp, dest)
     except OSError:
-        if not dest.is_dir():
+        if source_sha256(dest) is None:
             raise
 
 

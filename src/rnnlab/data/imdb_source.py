@@ -17,6 +17,7 @@ import numpy as np
 
 from rnnlab.data.archive import download as download_file
 from rnnlab.data.archive import extract_archive, sha256_file, source_sha256
+from rnnlab.data.locks import exclusive_lock
 from rnnlab.data.text import TextSettings, Vocabulary, encode
 from rnnlab.errors import UserError
 
@@ -143,15 +144,32 @@ def load_encoded_imdb(root: Path, settings: TextSettings, cache_dir: Path) -> En
     """Both splits encoded with `settings`, from the cache in `cache_dir/encoded` if it matches, else built and cached.
 
     The cache file is keyed by the source fingerprint and every setting; a damaged cache file is rebuilt.
+    Builds hold the file's lock, so of several processes needing the same file one builds it and the
+    others wait and load it.
     """
     path = cache_dir / "encoded" / f"imdb-{_cache_key(root, settings)}.npz"
+    seen = _identity(path)
     cached = _load_cache(path)
     if cached is not None:
         return cached
-    log.info("encoding IMDB reviews from %s (cached as %s)", root, path)
-    data = _build(root, settings)
-    _save_cache(path, data)
+    with exclusive_lock(path):
+        if _identity(path) != seen:  # written by the process we waited for
+            cached = _load_cache(path)
+            if cached is not None:
+                return cached
+        log.info("encoding IMDB reviews from %s (cached as %s)", root, path)
+        data = _build(root, settings)
+        _save_cache(path, data)
     return data
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """Tells whether a file was replaced: every write renames a new file into place."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def _cache_key(root: Path, settings: TextSettings) -> str:
