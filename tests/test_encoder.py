@@ -100,7 +100,9 @@ def test_auto_picks_fused_where_it_is_faster_on_cpu():
     assert not layers["lstm"].use_fused(x, None)  # oneDNN's LSTM is faster on full-length input
     assert layers["lstm"].use_fused(x, lengths)  # packed sequences leave oneDNN
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert not layers["gru"].use_fused(x, None)  # bf16 runs nn.*
+        assert not layers["lstm"].use_fused(x, None)  # oneDNN's LSTM gains from bf16
+        assert layers["gru"].use_fused(x, None)  # bf16 slows GRU on the CPU: the fused path stays fp32
+        assert layers["gru"](x)[0].dtype == torch.float32
 
 
 def test_keras_init_sets_orthogonal_recurrent_weights_and_forget_bias_one():

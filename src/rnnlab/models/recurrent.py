@@ -35,29 +35,31 @@ class RecurrentLayer(nn.Module):
     """One layer of `cell`; `impl` = torch (`nn.*`), fused (ours, faster on CPU) or auto (the fastest).
 
     `auto` runs our fused recurrence on the CPU wherever it is faster than PyTorch's kernels: always for
-    GRU and RNN, and for LSTM with variable lengths (packed sequences leave oneDNN); full-length LSTM,
-    GPUs (cuDNN) and autocast (bf16) run `nn.*`.
+    GRU and RNN, and for LSTM with variable lengths (packed sequences leave oneDNN); full-length LSTM and
+    GPUs (cuDNN) run `nn.*`. The fused recurrence computes in fp32 even under autocast: on the CPU, bf16
+    autocast slows GRU and RNN down (only oneDNN's LSTM gains from it), so mixed precision is used only
+    where it is faster for the cell (benchmarks/results.md).
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, bidirectional: bool, impl: str = "auto") -> None:
         super().__init__()
         self.cell, self.impl = cell, impl
         self.rnn = TORCH_CELLS[cell](input_size, hidden_size, batch_first=True, bidirectional=bidirectional)
-        self._fallback_logged = False
+        self._autocast_logged = False
 
     def use_fused(self, x: Tensor, lengths: Tensor | None) -> bool:
-        if self.impl == "torch":
-            return False
-        autocast = torch.is_autocast_enabled(x.device.type)
-        if self.impl == "fused":
-            if autocast and not self._fallback_logged:
-                log.info("model.impl=fused runs in full precision only; nn.%s takes over under autocast",
-                         type(self.rnn).__name__)
-                self._fallback_logged = True
-            return not autocast
-        return x.device.type == "cpu" and not autocast and (self.cell != "lstm" or lengths is not None)
+        if self.impl != "auto":
+            return self.impl == "fused"
+        return x.device.type == "cpu" and (self.cell != "lstm" or lengths is not None)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        if self.use_fused(x, lengths):
+        if not self.use_fused(x, lengths):
+            return torch_recurrence(self.rnn, x, lengths)
+        if not torch.is_autocast_enabled(x.device.type):
             return fused_recurrence(self.rnn, self.cell, x, lengths)
-        return torch_recurrence(self.rnn, x, lengths)
+        if not self._autocast_logged:
+            log.info("the %s recurrence runs in fp32 under autocast: model.impl=%s picked the fused CPU path, "
+                     "which is faster in fp32 than nn.%s in bf16", self.cell, self.impl, type(self.rnn).__name__)
+            self._autocast_logged = True
+        with torch.autocast(x.device.type, enabled=False):
+            return fused_recurrence(self.rnn, self.cell, x.float(), lengths)

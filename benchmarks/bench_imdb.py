@@ -1,0 +1,112 @@
+"""Training throughput on the real IMDB tutorial batches: rnnlab's runner beside a hand-written loop and Keras.
+
+Every leg trains on the same first `--batches` training batches of the tutorial recipe (64 reviews x 200
+tokens) in a fresh process; each repeat runs every leg once, in the same order, so machine noise hits all
+legs alike; medians over the repeats are printed and written to benchmarks/results.md (section "throughput").
+
+  rnnlab               `python -m rnnlab experiment=imdb_tutorial model=... trainer=cpu|bf16`, cut to the
+                       batches; samples/s from its metrics.json (ThroughputMeter)
+  raw nn.* defaults    hand-written loop, nn.LSTM/GRU/RNN with PyTorch's default settings (no flushing)
+  raw, runner settings hand-written loop with the runner's implementation and settings (overhead reference)
+  Keras                the tutorial model in TensorFlow/Keras fp32 (needs benchmarks/.venv: `make bench`)
+
+    python benchmarks/bench_imdb.py [--batches 100 --repeats 3 --cells lstm gru rnn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+from imdb_batches import DEFAULT_ARCHIVE, save_batches
+from legs import Leg, keras_available, keras_leg, raw_leg, runner_leg, seconds_to_first_step
+from results_page import machine, median, number, ratio, write_section
+
+TARGETS = {"lstm": 2.5, "gru": 2.0, "rnn": 2.0}  # issue 6: fp32 through the runner vs Keras; bf16 LSTM: 3.0
+KERAS_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
+
+
+def legs_for(cell: str, archive: Path, arrays: tuple[Path, Path], batches: int, keras: bool) -> list[Leg]:
+    legs = [keras_leg(f"{cell}/keras", arrays, cell)] if keras else []
+    legs += [
+        raw_leg(f"{cell}/raw-default", arrays, cell, "--settings", "default"),
+        runner_leg(f"{cell}/runner", archive, cell, batches),
+        runner_leg(f"{cell}/runner-flush-first", archive, cell, batches, flush_first=True),
+        raw_leg(f"{cell}/raw-runner", arrays, cell, "--settings", "runner"),
+        runner_leg(f"{cell}/runner-bf16", archive, cell, batches, precision="bf16"),
+        raw_leg(f"{cell}/raw-runner-bf16", arrays, cell, "--settings", "runner", "--bf16"),
+    ]
+    if cell != "lstm":  # auto already is nn.LSTM for full-length LSTM
+        legs.append(runner_leg(f"{cell}/runner-torch", archive, cell, batches, impl="torch"))
+    return legs
+
+
+def measure(legs: list[Leg], repeats: int, archive: Path) -> tuple[dict[str, float], float]:
+    """Median samples/s per leg key, and the median seconds from command to first training step."""
+    rates: dict[str, list[float]] = defaultdict(list)
+    first_steps: list[float] = []
+    for repeat in range(repeats):
+        for leg in legs:
+            rates[leg.key].append(leg.run())
+            print(f"repeat {repeat + 1}/{repeats} {leg.key:<22} {rates[leg.key][-1]:>8.0f} samples/s", flush=True)
+        first_steps.append(seconds_to_first_step(archive))
+        print(f"repeat {repeat + 1}/{repeats} first training step after {first_steps[-1]:.1f} s", flush=True)
+    return {key: median(values) for key, values in rates.items()}, median(first_steps)
+
+
+def table(rates: dict[str, float], cells: list[str]) -> str:
+    def get(cell: str, leg: str) -> float:
+        return rates.get(f"{cell}/{leg}", float("nan"))
+
+    rows = ["| cell | Keras fp32 | raw loop, nn.* defaults | rnnlab fp32 (impl=auto) | rnnlab fp32, impl=torch "
+            "| rnnlab fp32, flush set at start | rnnlab bf16 | rnnlab fp32 / Keras (target) | rnnlab bf16 / Keras |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for cell in cells:
+        runner, keras, bf16 = get(cell, "runner"), get(cell, "keras"), get(cell, "runner-bf16")
+        torch_impl = "(= auto)" if cell == "lstm" else number(get(cell, "runner-torch"))
+        bf16_target = " (≥ 3.0x)" if cell == "lstm" else ""
+        rows.append(f"| {KERAS_NAMES[cell]} | {number(keras)} | {number(get(cell, 'raw-default'))} | {number(runner)} "
+                    f"| {torch_impl} | {number(get(cell, 'runner-flush-first'))} | {number(bf16)} "
+                    f"| {ratio(runner, keras)} (≥ {TARGETS[cell]}x) | {ratio(bf16, keras)}{bf16_target} |")
+    rows += ["", "Runner overhead: the runner against the hand-written loop with the same implementation and "
+             "settings (flushing, Keras init, clipping at 1.0, same `RecurrentLayer`; target within 5%):", "",
+             "| cell | precision | rnnlab | raw loop, runner settings | rnnlab / raw |",
+             "| --- | --- | ---: | ---: | ---: |"]
+    for cell in cells:
+        for precision, suffix in (("fp32", ""), ("bf16", "-bf16")):
+            runner, raw = get(cell, f"runner{suffix}"), get(cell, f"raw-runner{suffix}")
+            rows.append(f"| {KERAS_NAMES[cell]} | {precision} | {number(runner)} | {number(raw)} "
+                        f"| {ratio(runner, raw)} |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--archive", type=Path, default=DEFAULT_ARCHIVE, help="the IMDB .tar.gz or folder")
+    parser.add_argument("--batches", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"], choices=["lstm", "gru", "rnn"])
+    args = parser.parse_args()
+    missing_keras = keras_available()
+    with tempfile.TemporaryDirectory(prefix="rnnlab-bench-") as folder:
+        arrays = save_batches(args.archive, args.batches, Path(folder))
+        legs = [leg for cell in args.cells for leg in legs_for(cell, args.archive, arrays, args.batches,
+                                                                 keras=missing_keras is None)]
+        rates, first_step = measure(legs, args.repeats, args.archive)
+    note = f"\n\nKeras column skipped: {missing_keras}." if missing_keras else ""
+    command = f"python benchmarks/bench_imdb.py --batches {args.batches} --repeats {args.repeats} --cells " + " ".join(
+        args.cells)
+    text = (f"## Training throughput (samples/s)\n\nMachine: {machine()}.\nCommand: `{command}` (`make bench`). "
+            f"Median of {args.repeats} interleaved runs of each leg on the first {args.batches} real training "
+            f"batches (64 × 200 tokens); Keras's first 2 batches (graph tracing) are not timed, every other "
+            f"leg's are.{note}\n\n{table(rates, args.cells)}\n\n"
+            f"Time from `python -m rnnlab experiment=imdb_tutorial ...` to the end of its first training step "
+            f"(imports, config, cached arrays, model, trainer): median {first_step:.1f} s.")
+    print(text)
+    write_section("throughput", text)
+
+
+if __name__ == "__main__":
+    main()
