@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 PAGES ?=
 
-.PHONY: install run test test-full lint tensorboard clean experiments experiments-quick
+.PHONY: install run test test-full lint tensorboard clean experiments experiments-quick bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,18 @@ tensorboard:
 
 clean:
 	rm -rf logs outputs multirun lightning_logs .pytest_cache build src/*.egg-info
+
+BENCH_VENV := benchmarks/.venv
+BENCH_ARGS ?=
+
+bench: install  ## IMDB training speed and time to accuracy: rnnlab vs a hand-written loop vs Keras -> benchmarks/results.md
+	-$(MAKE) --no-print-directory $(BENCH_VENV)/installed
+	$(BIN)/python benchmarks/bench_imdb.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/time_to_accuracy.py
+
+$(BENCH_VENV)/installed:  ## the `bench` extra (TensorFlow/Keras) in a venv of its own; without it the Keras legs are skipped
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet $$($(BIN)/python -c 'import tomllib; \
+		print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["bench"]))')
+	touch $@

@@ -3,8 +3,8 @@
 Runs in the Keras environment (`make bench` makes benchmarks/.venv with the `bench` extra): TensorFlow is kept
 out of rnnlab's venv because TensorBoard imports it when present, which would slow every rnnlab run. Keras
 compiles its training function on the first batch, so the first `--warmup` batches are not timed. With
-`--epochs` it instead trains on the full arrays given and reports test accuracy after each epoch with the
-wall time since the command started (time to accuracy).
+`--epochs` it instead trains on the full arrays given (shuffled) and reports test accuracy after each epoch with
+the wall time since the command started (time to accuracy), stopping at `--target`.
 
     python benchmarks/keras_loop.py TOKENS.npy LABELS.npy --cell lstm
 """
@@ -46,13 +46,14 @@ class BatchClock(keras.callbacks.Callback):
 class TestEachEpoch(keras.callbacks.Callback):
     """Test accuracy after every epoch, with the wall time since the command started."""
 
-    def __init__(self, tokens: np.ndarray, labels: np.ndarray) -> None:
+    def __init__(self, tokens: np.ndarray, labels: np.ndarray, target: float) -> None:
         super().__init__()
-        self.data, self.epochs = (tokens, labels), []
+        self.data, self.target, self.epochs = (tokens, labels), target, []
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         _, accuracy = self.model.evaluate(*self.data, batch_size=256, verbose=0)
         self.epochs.append({"epoch": epoch + 1, "test_acc": accuracy, "seconds": time.perf_counter() - STARTED})
+        self.model.stop_training = accuracy >= self.target
 
 
 def throughput(tokens: np.ndarray, labels: np.ndarray, cell: str, warmup: int) -> float:
@@ -71,12 +72,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=0, help="train on full arrays, test after each epoch")
     parser.add_argument("--test", nargs=2, metavar=("TOKENS", "LABELS"), help="test arrays for --epochs")
+    parser.add_argument("--target", type=float, default=1.0, help="with --epochs: stop at this test accuracy")
     args = parser.parse_args()
     tokens, labels = np.load(args.tokens), np.load(args.labels)
     result: dict = {"tensorflow": tf.__version__, "keras": keras.__version__}
     if args.epochs:
         keras.utils.set_random_seed(0)
-        tester = TestEachEpoch(*(np.load(path) for path in args.test))
+        tester = TestEachEpoch(*(np.load(path) for path in args.test), args.target)
         tutorial_model(args.cell).fit(tokens, labels, batch_size=64, epochs=args.epochs, verbose=0,
                                       callbacks=[tester])
         result["epochs"] = tester.epochs
