@@ -29,7 +29,9 @@ def sweep_seconds(launcher: list[str], folder: Path) -> float:
     command = [sys.executable, "-m", "rnnlab", *SWEEP, *launcher, f"paths.log_dir={folder}",
                f"hydra.sweep.dir={folder / 'sweep'}"]
     started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"the sweep failed:\n{result.stderr[-2000:]}")
     return time.perf_counter() - started
 
 
