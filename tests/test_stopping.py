@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import pytorch_lightning as pl
@@ -11,7 +16,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import rnnlab.build
-from conftest import run_in_process
+from conftest import QUIET, run_cli, run_in_process
 from rnnlab.errors import UserError
 
 SHORT = ("data.length=400", "trainer.max_epochs=4", "callbacks.early_stopping=false", "model.hidden_size=16",
@@ -96,3 +101,51 @@ def test_a_diverging_job_is_a_failed_row_of_its_sweep(cli, tmp_path):
     assert rows["optimizer.lr=0.01"]["status"] == "ok"
     failed = rows["optimizer.lr=1e+30"]
     assert failed["status"] == "failed" and failed["error"].startswith("loss became inf at step")
+
+
+def test_sigterm_keeps_the_finished_epochs_and_resume_continues_them(tmp_path):
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "rnnlab", *QUIET, "data.length=20000", "trainer.max_epochs=200",
+               "callbacks.early_stopping=false", "trainer.num_threads=1", "logger=none", f"hydra.run.dir={run_dir}"]
+    process = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (run_dir / "checkpoints" / "last.ckpt").exists() and process.poll() is None:
+        assert time.monotonic() < deadline, "no epoch finished in 300 s"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert f"continue with: python -m rnnlab resume={run_dir}" in stderr
+    record = json.loads((run_dir / "metrics.json").read_text())
+    assert record["status"] == "interrupted" and record["epochs_trained"] >= 1
+    finished = record["epochs_trained"]
+
+    result = run_cli(f"resume={run_dir}", f"trainer.max_epochs={finished + 1}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and [row["epoch"] for row in metrics["history"]] == list(range(finished + 1))
+
+    again = run_cli(f"resume={run_dir}", cwd=tmp_path)
+    assert again.returncode == 2 and f"the run in {run_dir} has finished" in again.stderr
+
+
+def test_resume_needs_a_run_folder_with_a_checkpoint(cli, tmp_path):
+    assert "is not a run folder" in cli(f"resume={tmp_path}").stderr
+    (tmp_path / "early" / ".hydra").mkdir(parents=True)
+    (tmp_path / "early" / ".hydra" / "overrides.yaml").write_text("[]\n")
+    assert "has no checkpoints/last.ckpt to continue from" in cli(f"resume={tmp_path / 'early'}").stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_an_unwritable_log_folder_fails_before_any_work(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    result = run_cli(*QUIET, f"paths.log_dir={locked / 'logs'}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"rnnlab: error: cannot write runs to '{locked / 'logs'}'")
+
+
+def test_a_full_disk_fails_before_any_work(cli, tmp_path):
+    result = cli("paths.min_free_mb=1000000000")
+    assert result.returncode == 2 and "MB free, below paths.min_free_mb=1000000000" in result.stderr
+    assert not (tmp_path / "logs").exists()

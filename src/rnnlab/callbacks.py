@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.trainer.states import TrainerFn
 
 
 def configure_torch(flush_denormal: bool, num_threads: int | None) -> None:
@@ -44,17 +45,45 @@ class TorchSettings(pl.Callback):
         configure_torch(self.flush_denormal, self.num_threads)
 
 
-class MetricHistory(pl.Callback):
+class FitState(pl.Callback):
+    """A callback whose state travels in checkpoints to resume a fit, and only then.
+
+    Lightning restores callbacks from the checkpoint `trainer.test(ckpt_path=best)` reads too; that must
+    not roll the metric history back to the best epoch.
+    """
+
+    key = ""
+
+    def fit_state(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def load_fit_state(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        checkpoint.setdefault("rnnlab_state", {})[self.key] = self.fit_state()
+
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        saved = checkpoint.get("rnnlab_state", {})
+        if trainer.state.fn == TrainerFn.FITTING and self.key in saved:
+            self.load_fit_state(saved[self.key])
+
+
+class MetricHistory(FitState):
     """Epoch-level scalars (train/*, val/*, learning rate) as a list of dicts, for curves and summaries."""
 
     def __init__(self) -> None:
         self.epochs: list[dict[str, float]] = []
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"epochs": self.epochs}  # in checkpoints, so a resumed run keeps the curves of earlier epochs
+    key = "metric_history"
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.epochs = list(state_dict["epochs"])
+    def fit_state(self) -> dict[str, Any]:
+        return {"epochs": self.epochs}  # a resumed run keeps the rows of earlier epochs
+
+    def load_fit_state(self, state: dict[str, Any]) -> None:
+        self.epochs = list(state["epochs"])
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         row: dict[str, float] = {"epoch": trainer.current_epoch}
@@ -64,7 +93,7 @@ class MetricHistory(pl.Callback):
         self.epochs.append(row)
 
 
-class ThroughputMeter(pl.Callback):
+class ThroughputMeter(FitState):
     """Training samples per second over the training batches only (validation time excluded)."""
 
     def __init__(self) -> None:
@@ -82,18 +111,20 @@ class ThroughputMeter(pl.Callback):
         self._last = now
         self.samples += len(batch[0])
 
-    def state_dict(self) -> dict[str, Any]:
+    key = "throughput"
+
+    def fit_state(self) -> dict[str, Any]:
         return {"samples": self.samples, "seconds": self.seconds}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.samples, self.seconds = state_dict["samples"], state_dict["seconds"]
+    def load_fit_state(self, state: dict[str, Any]) -> None:
+        self.samples, self.seconds = state["samples"], state["seconds"]
 
     @property
     def samples_per_second(self) -> float:
         return self.samples / self.seconds if self.seconds else 0.0
 
 
-class RandomState(pl.Callback):
+class RandomState(FitState):
     """Saves the random generators with every checkpoint and restores them on resume.
 
     A resumed run then draws the same dropout masks and teacher-forcing coins as the run that never
@@ -101,13 +132,15 @@ class RandomState(pl.Callback):
     Stored as tensors and lists, which `torch.load(weights_only=True)` reads.
     """
 
-    def state_dict(self) -> dict[str, Any]:
+    key = "random"
+
+    def fit_state(self) -> dict[str, Any]:
         kind, keys, position, has_gauss, cached = np.random.get_state()
         version, state, gauss = random.getstate()
         return {"torch": torch.get_rng_state(), "numpy": [kind, keys.tolist(), position, has_gauss, cached],
                 "python": [version, list(state), gauss]}
 
-    def load_state_dict(self, saved: dict[str, Any]) -> None:
+    def load_fit_state(self, saved: dict[str, Any]) -> None:
         torch.set_rng_state(saved["torch"])
         kind, keys, position, has_gauss, cached = saved["numpy"]
         np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached))

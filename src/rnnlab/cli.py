@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import sys
@@ -17,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from rnnlab.config import register_schemas, to_config
 from rnnlab.errors import UserError
 from rnnlab.preflight import preflight
+from rnnlab.resume import expand_resume
 
 log = logging.getLogger("rnnlab")
 
@@ -26,6 +28,11 @@ def discard_unstarted_run(run_dir: Path) -> None:
     leftovers = {path.name for path in run_dir.iterdir()} - {".hydra"} if run_dir.is_dir() else set()
     if all(name.endswith(".log") for name in leftovers):
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def recorded_failure(run_dir: Path, error: str) -> bool:
+    metrics = run_dir / "metrics.json"
+    return metrics.is_file() and json.loads(metrics.read_text()).get("error") == error
 
 
 def fail(message: str) -> None:
@@ -49,7 +56,8 @@ def hydra_main(cfg: DictConfig) -> Any:
             from rnnlab.results import write_json_atomic
 
             log.error("rnnlab: error: %s", error)
-            write_json_atomic(run_dir / "metrics.json", {"status": "failed", "error": str(error)})
+            if not recorded_failure(run_dir, str(error)):  # training may have recorded it already, with its history
+                write_json_atomic(run_dir / "metrics.json", {"status": "failed", "error": str(error)})
             return None
         discard_unstarted_run(run_dir)
         fail(str(error))
@@ -76,6 +84,7 @@ def main() -> None:
     quiet_library_noise()
     register_schemas()
     try:
+        sys.argv[1:] = expand_resume(sys.argv[1:])
         preflight(sys.argv[1:])
     except UserError as error:
         fail(str(error))

@@ -321,6 +321,10 @@ class OptimizerConfig:
 @dataclass
 class PathsConfig:
     log_dir: str = "logs"
+    min_free_mb: int = 100
+
+    def check(self) -> None:
+        _at_least("paths.min_free_mb", self.min_free_mb, 0)
 
 
 @dataclass
@@ -335,6 +339,7 @@ class Config:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     task_name: str = MISSING
     seed: int = 0
+    resume: Optional[str] = None
     tags: list[str] = field(default_factory=list)
     print_config: bool = True
 

@@ -6,7 +6,9 @@ composed once up front (a fraction of a second) and any error is turned into `wh
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 
@@ -39,13 +41,31 @@ def check_group_choices(overrides: list[str]) -> None:
                 raise UserError(f"{key} '{choice}' not found; choose one of {', '.join(available)}")
 
 
-def check_composes(overrides: list[str]) -> None:
-    """Compose the config with these overrides; raise a one-line UserError if Hydra cannot."""
+def check_composes(overrides: list[str]) -> tuple[str, int]:
+    """Compose the config with these overrides; raise a one-line UserError if Hydra cannot.
+
+    Returns the log folder and the free space it needs (paths.log_dir, paths.min_free_mb).
+    """
     try:
         with initialize_config_module(version_base="1.3", config_module="rnnlab.conf"):
-            compose("config", overrides=overrides)
+            cfg = compose("config", overrides=overrides)
     except (HydraException, OmegaConfBaseException) as error:
         raise UserError(describe(error)) from None
+    return str(cfg.paths.log_dir), int(cfg.paths.min_free_mb)
+
+
+def check_writable(folder: Path, min_free_mb: int, key: str) -> None:
+    """Fail before any work when runs could not be written: no permission, or a (nearly) full disk."""
+    existing = folder.expanduser().absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write runs to '{folder}' ('{existing}' is not a writable folder); "
+                        f"set {key}=<a folder you can write to>")
+    free_mb = shutil.disk_usage(existing).free // 2**20
+    if free_mb < min_free_mb:
+        raise UserError(f"the disk holding '{folder}' has {free_mb} MB free, below paths.min_free_mb={min_free_mb}; "
+                        f"free some space or set {key}=<a folder on another disk>")
 
 
 def describe(error: Exception) -> str:
@@ -77,5 +97,17 @@ def preflight(argv: list[str]) -> None:
     sweeping = any(flag in argv for flag in ("-m", "--multirun")) or any(
         "," in value or any(mark in value for mark in SWEEP_MARKS) for value in overrides
     )
-    if not sweeping and not any(arg.startswith(("--cfg", "-c", "--help", "-h", "--info")) for arg in argv):
-        check_composes(overrides)
+    if any(arg.startswith(("--cfg", "-c", "--help", "-h", "--info")) for arg in argv):
+        return
+    log_dir, min_free_mb = check_composes(overrides) if not sweeping else (
+        _given(argv, "paths.log_dir", schema.PathsConfig.log_dir),
+        int(_given(argv, "paths.min_free_mb", str(schema.PathsConfig.min_free_mb))))
+    check_writable(Path(log_dir), min_free_mb, "paths.log_dir")
+    for key in ("hydra.run.dir", "hydra.sweep.dir"):
+        if _given(argv, key, ""):
+            check_writable(Path(_given(argv, key, "")), 0, key)
+
+
+def _given(argv: list[str], key: str, default: str) -> str:
+    values = [arg.partition("=")[2] for arg in argv if arg.startswith(f"{key}=")]
+    return values[-1] if values else default
