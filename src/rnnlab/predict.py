@@ -7,14 +7,13 @@ vocabularies and tokenizer settings, so nothing else is needed.
 
 from __future__ import annotations
 
-import pickle
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from rnnlab.checkpoints import read_checkpoint
 from rnnlab.config import ModelConfig, OptimizerConfig
 from rnnlab.errors import UserError
 
@@ -49,15 +48,9 @@ def read_texts(arguments: dict[str, str]) -> list[str]:
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint without unpickling arbitrary objects (weights_only)."""
-    if not path.is_file():
-        raise UserError(f"checkpoint '{path}' does not exist; give <run folder>/checkpoints/best.ckpt")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as error:
-        raise UserError(f"checkpoint '{path}' is not a readable rnnlab checkpoint ({error}); "
-                        "give the best.ckpt or last.ckpt of a finished run") from None
-    if "hyper_parameters" not in checkpoint or "spec" not in checkpoint.get("hyper_parameters", {}):
+    """Read a checkpoint without unpickling arbitrary objects (weights_only), checked to be a model of ours."""
+    checkpoint = read_checkpoint(path, "give the best.ckpt or last.ckpt of a finished run")
+    if "spec" not in checkpoint.get("hyper_parameters", {}):
         raise UserError(f"checkpoint '{path}' was not written by rnnlab; give a run's checkpoints/best.ckpt")
     return checkpoint
 

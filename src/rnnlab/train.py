@@ -12,6 +12,7 @@ from typing import Any
 import pytorch_lightning as pl
 
 from rnnlab.build import build_data, build_task, build_trainer
+from rnnlab.checkpoints import read_checkpoint
 from rnnlab.config import Config
 from rnnlab.results import collect_results, print_summary, write_results
 from rnnlab.stopping import INTERRUPTIONS, last_checkpoint
@@ -33,6 +34,7 @@ def run(cfg: Config, run_dir: Path, config_tree: dict[str, Any]) -> dict[str, An
     trainer = build_trainer(cfg, task, run_dir)
     resume_from = last_checkpoint(run_dir)
     if resume_from is not None:
+        read_checkpoint(resume_from, f"delete it to train {run_dir} from the start")
         log.info("continuing from %s", resume_from)
     try:
         trainer.fit(task, datamodule=data, ckpt_path=resume_from, weights_only=True)

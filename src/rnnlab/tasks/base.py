@@ -10,6 +10,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from rnnlab.checkpoints import stamp
 from rnnlab.config import ModelConfig, OptimizerConfig
 from rnnlab.errors import UserError
 
@@ -55,6 +56,9 @@ class RecurrentTask(pl.LightningModule):
             optimizer, mode=self.mode, factor=cfg.plateau_factor, patience=cfg.plateau_patience
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        stamp(checkpoint)
 
     def check_finite(self, loss: Tensor) -> None:
         """Stop at the first NaN/inf loss with the step and the usual causes, instead of training on."""
