@@ -92,7 +92,8 @@ def resolve_precision(accelerator: str, precision: str) -> str:
 def build_trainer(cfg: Config, task: RecurrentTask, run_dir: Path) -> pl.Trainer:
     t = cfg.trainer
     return pl.Trainer(
-        accelerator=t.accelerator, devices=t.devices, precision=resolve_precision(t.accelerator, t.precision),
+        accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
+        precision=resolve_precision(t.accelerator, t.precision),
         max_epochs=t.max_epochs, min_epochs=t.min_epochs, gradient_clip_val=t.gradient_clip_val,
         deterministic=t.deterministic, benchmark=t.benchmark, log_every_n_steps=t.log_every_n_steps,
         check_val_every_n_epoch=t.check_val_every_n_epoch, num_sanity_val_steps=t.num_sanity_val_steps,
@@ -101,4 +102,15 @@ def build_trainer(cfg: Config, task: RecurrentTask, run_dir: Path) -> pl.Trainer
         logger=build_logger(cfg, run_dir), callbacks=build_callbacks(cfg, task, run_dir),
         default_root_dir=run_dir, enable_progress_bar=cfg.callbacks.progress_bar != "none",
         enable_model_summary=cfg.callbacks.progress_bar != "none",
+    )
+
+
+def build_tester(cfg: Config) -> pl.Trainer:
+    """A one-device trainer for the test pass after a multi-process fit: every test sample scored once, in order."""
+    t = cfg.trainer
+    return pl.Trainer(
+        accelerator=t.accelerator, devices=1, precision=resolve_precision(t.accelerator, t.precision),
+        limit_test_batches=t.limit_test_batches, fast_dev_run=t.fast_dev_run, logger=False,
+        callbacks=[TorchSettings(t.flush_denormal, t.num_threads)], enable_progress_bar=False,
+        enable_model_summary=False,
     )

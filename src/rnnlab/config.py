@@ -216,6 +216,7 @@ class DecodeConfig:
 
 
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
+STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true")
 PRECISIONS = ("32-true", "32", "64-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true")
 
 
@@ -225,6 +226,7 @@ class TrainerConfig:
 
     accelerator: str = "cpu"
     devices: Any = 1
+    strategy: str = "auto"
     precision: str = "32-true"
     max_epochs: int = 20
     min_epochs: int = 1
@@ -244,6 +246,7 @@ class TrainerConfig:
 
     def check(self) -> None:
         _choice("trainer.accelerator", self.accelerator, ACCELERATORS)
+        _choice("trainer.strategy", self.strategy, STRATEGIES)
         _choice("trainer.precision", str(self.precision), PRECISIONS)
         _at_least("trainer.max_epochs", self.max_epochs, 1)
         _at_least("trainer.min_epochs", self.min_epochs, 0)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 
-from rnnlab.build import build_data, build_task, build_trainer
+from rnnlab.build import build_data, build_task, build_tester, build_trainer
 from rnnlab.checkpoints import read_checkpoint
 from rnnlab.config import Config
 from rnnlab.results import collect_results, print_summary, write_results
@@ -40,10 +40,13 @@ def run(cfg: Config, run_dir: Path, config_tree: dict[str, Any]) -> dict[str, An
         trainer.fit(task, datamodule=data, ckpt_path=resume_from, weights_only=True)
     except INTERRUPTIONS:  # SIGTERM: Lightning stops with exit status 0, which would look like success
         sys.exit(128 + signal.SIGTERM)
+    if not trainer.is_global_zero:  # the other processes of a multi-process fit only train
+        return {"status": "ok", "metrics": {}, "monitor": task.monitor}
+    # after a multi-process fit, test on one device: sharded test sets would score some samples twice
+    tester = trainer if trainer.world_size == 1 else build_tester(cfg)
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    test_metrics = trainer.test(task, datamodule=data, ckpt_path=best or None, verbose=False, weights_only=True)[0]
+    test_metrics = tester.test(task, datamodule=data, ckpt_path=best or None, verbose=False, weights_only=True)[0]
     results = collect_results(trainer, task, test_metrics, time.perf_counter() - started)
-    if trainer.is_global_zero:
-        write_results(run_dir, trainer, task, results, config_tree)
-        print_summary(run_dir, results)
+    write_results(run_dir, trainer, task, results, config_tree)
+    print_summary(run_dir, results)
     return results

@@ -143,7 +143,8 @@ class ImdbData(SplitData):
         common = {"collate_fn": trim_padding(self.cfg.pad), "generator": private_generator(self.seed),
                   "num_workers": self.cfg.num_workers,
                   "persistent_workers": self.cfg.num_workers > 0}
-        if self.cfg.bucket_by_length:
+        if self.cfg.bucket_by_length and (self.trainer is None or self.trainer.world_size == 1):
+            # (several processes shard batches with Lightning's distributed sampler, which cannot wrap buckets)
             sampler = LengthBuckets(reviews.lengths, self.cfg.batch_size, shuffle, self.seed)
             return DataLoader(reviews, batch_sampler=sampler, **common)
         sampler = EpochShuffle(len(reviews), self.seed) if shuffle else None

@@ -89,7 +89,7 @@ class ClassifyTask(RecurrentTask):
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         loss, probabilities, labels = self._step(batch)
-        self.log("val/loss", loss, prog_bar=True)
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True)
         self.val_metrics.update(probabilities, labels)
         self.log_dict(self.val_metrics, prog_bar=False)
 
@@ -98,7 +98,7 @@ class ClassifyTask(RecurrentTask):
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         loss, probabilities, labels = self._step(batch)
-        self.log("test/loss", loss)
+        self.log("test/loss", loss, sync_dist=True)
         self.test_metrics.update(probabilities, labels)
         self.test_confusion.update(probabilities, labels)
         self.test_outputs.append((probabilities.cpu(), labels.cpu(), batch[3].cpu()))

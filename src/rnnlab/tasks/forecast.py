@@ -63,7 +63,7 @@ class ForecastTask(RecurrentTask):
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         windows, targets = batch
         prediction = self(windows)
-        self.log("val/loss", nn.functional.mse_loss(prediction, targets), prog_bar=True)
+        self.log("val/loss", nn.functional.mse_loss(prediction, targets), prog_bar=True, sync_dist=True)
         self.val_rmse(self.unscale(prediction), self.unscale(targets))
         self.log("val/rmse", self.val_rmse)
 

@@ -90,7 +90,7 @@ class Seq2SeqTask(RecurrentTask):
         """Update token accuracy, exact match and BLEU of `split`; returns the references and the matches."""
         loss, logits = self._teacher_forced(batch)
         target_out = batch[3]
-        self.log(f"{split}/loss", loss, prog_bar=split == "val")
+        self.log(f"{split}/loss", loss, prog_bar=split == "val", sync_dist=True)
         getattr(self, f"{split}_token_acc").update(logits.argmax(-1), target_out)
         references = until_eos(target_out, EOS)
         exact = torch.tensor([p == r for p, r in zip(predictions, references)], dtype=torch.float)
