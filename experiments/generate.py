@@ -3,6 +3,7 @@
     python experiments/generate.py                 # every page, full settings (make experiments; IMDB takes hours)
     python experiments/generate.py stock           # one page
     python experiments/generate.py --quick         # fewer epochs, seeds and batches, pages in experiments/quick/
+    python experiments/generate.py translation --reuse   # rewrite a page from sweeps already in logs/experiments/
 
 A page is a Markdown file written by people; each section's generated part sits between
 `<!-- generated: NAME -->` and `<!-- end generated: NAME -->` and is replaced on every run: the exact
@@ -25,8 +26,11 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from length_study import length_study  # beside this script
 
 from rnnlab.variants import short_labels
 
@@ -42,6 +46,7 @@ class Section:
     quick: list[str]          # replaces same-key overrides in the quick variant (minutes, not hours)
     columns: dict[str, str]   # table header -> summary column (a metric, best_epoch, wall_time_s, ...)
     per_job: bool = False     # also list each job (seed) of the sweep
+    extra: Callable[[Path, Path], str] | None = None  # more Markdown from (sweep folder, page folder)
 
 
 @dataclass
@@ -57,6 +62,9 @@ STOCK_COLUMNS = {"test RMSE": "test/rmse", "naive": "test/naive_rmse", "drift": 
                  "wall time (s)": "wall_time_s"}
 IMDB_COLUMNS = {"test acc": "test/acc", "test F1": "test/f1", "test AUROC": "test/auroc", "best epoch": "best_epoch",
                 "params": "params", "wall time (s)": "wall_time_s", "train samples/s": "train_samples_per_s"}
+TRANSLATION_COLUMNS = {"test exact match": "test/exact_match", "greedy exact match": "test/exact_match_greedy",
+                       "test BLEU": "test/bleu", "token acc": "test/token_acc", "best epoch": "best_epoch",
+                       "params": "params", "wall time (s)": "wall_time_s"}
 IMDB_QUICK = ["trainer.max_epochs=1", "trainer.limit_train_batches=30", "trainer.limit_val_batches=10",
               "trainer.limit_test_batches=20", "seed=0"]
 
@@ -76,6 +84,16 @@ PAGES = {
                 ["experiment=imdb_tutorial", "model.init=keras,torch", "seed=0,1,2", IMDB], IMDB_QUICK, IMDB_COLUMNS,
                 per_job=True),
         Section("imdb_best", "Best from-scratch model", ["experiment=imdb_best", IMDB], IMDB_QUICK, IMDB_COLUMNS),
+    ]),
+    "translation": Page("translation_length.md", "Toy translation: dates, and attention against sequence length", [
+        Section("translation_dates", "Human dates -> ISO 8601 with attention, three seeds",
+                ["experiment=translation_dates", "seed=0,1,2"],
+                ["data.train_size=2000", "trainer.max_epochs=2", "seed=0"], TRANSLATION_COLUMNS, per_job=True),
+        Section("translation_length", "Reversal, source lengths 5-50: attention against none at equal parameters",
+                ["experiment=translation_length,translation_length_plain", "hydra/launcher=joblib",
+                 "hydra.launcher.n_jobs=2"],
+                ["data.train_size=2000", "data.max_len=20", "trainer.max_epochs=3"], TRANSLATION_COLUMNS,
+                extra=length_study),
     ]),
 }
 
@@ -135,6 +153,11 @@ def table(rows: list[dict[str, str]], first: str, label: str, columns: dict[str,
     return "\n".join(lines)
 
 
+def sweep_seconds(sweep: Path) -> float:
+    """Wall time of a finished sweep: from its start (multirun.yaml written) to its summary."""
+    return (sweep / "summary.csv").stat().st_mtime - (sweep / "multirun.yaml").stat().st_mtime
+
+
 def section_block(section: Section, overrides: list[str], sweep: Path, plot: str, seconds: float) -> str:
     variants = list(csv.DictReader((sweep / "summary_variants.csv").open()))
     labels = short_labels([row["variant"] for row in variants])
@@ -165,7 +188,7 @@ def replace_block(page: str, name: str, block: str, title: str) -> str:
     return page.rstrip("\n") + f"\n\n## {title}\n\n{wrapped}\n"
 
 
-def generate(page: Page, quick: bool) -> Path:
+def generate(page: Page, quick: bool, reuse: bool = False) -> Path:
     folder = ROOT / "experiments" / ("quick" if quick else "")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / page.file
@@ -174,10 +197,12 @@ def generate(page: Page, quick: bool) -> Path:
     for section in page.sections:
         overrides = with_quick(section.overrides, section.quick) if quick else section.overrides
         sweep = ROOT / "logs" / "experiments" / ("quick" if quick else "") / section.name
-        seconds = run_sweep(overrides, sweep)
+        seconds = sweep_seconds(sweep) if reuse and (sweep / "summary.csv").is_file() else run_sweep(overrides, sweep)
         shutil.copyfile(sweep / "comparison.png", folder / f"{section.name}.png")
-        text = replace_block(text, section.name, section_block(section, overrides, sweep, f"{section.name}.png",
-                                                              seconds), section.title)
+        block = section_block(section, overrides, sweep, f"{section.name}.png", seconds)
+        if section.extra is not None:
+            block += "\n\n" + section.extra(sweep, folder)
+        text = replace_block(text, section.name, block, section.title)
         path.write_text(text)  # after every section: a long run that stops keeps what it finished
     return path
 
@@ -186,12 +211,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Regenerate the experiment pages from their sweeps.")
     parser.add_argument("pages", nargs="*", help=f"pages to regenerate: {', '.join(PAGES)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="minutes instead of hours, into experiments/quick/")
+    parser.add_argument("--reuse", action="store_true", help="use sweeps that already finished instead of rerunning")
     args = parser.parse_args()
     unknown = sorted(set(args.pages) - set(PAGES))
     if unknown:
         parser.error(f"no page '{unknown[0]}'; choose from {', '.join(PAGES)}")
     for name in args.pages or PAGES:
-        print(f"wrote {generate(PAGES[name], args.quick).relative_to(ROOT)}", flush=True)
+        print(f"wrote {generate(PAGES[name], args.quick, args.reuse).relative_to(ROOT)}", flush=True)
 
 
 if __name__ == "__main__":

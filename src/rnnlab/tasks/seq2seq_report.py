@@ -49,8 +49,8 @@ def by_length(rows: list[TestRow]) -> list[dict[str, Any]]:
         if not members:
             continue
         bleu = bleu_score([bleu_words(r.prediction) for r in members], [[bleu_words(r.reference)] for r in members])
-        end = start + width - 1
-        buckets.append({"lengths": f"{start}" if width == 1 else f"{start}-{end}", "mid": (start + end) / 2,
+        end = min(start + width - 1, high)
+        buckets.append({"lengths": f"{start}" if start == end else f"{start}-{end}", "mid": (start + end) / 2,
                         "n": len(members), "exact_match": sum(r.correct for r in members) / len(members),
                         "bleu": float(bleu)})
     return buckets
