@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -152,3 +153,14 @@ def test_the_length_study_compares_decoders_at_an_equal_parameter_budget(tmp_pat
         counts[config.model.attention] = sum(p.numel() for p in task.parameters())
     assert set(counts) == {"bahdanau", "none"}
     assert abs(counts["none"] - counts["bahdanau"]) / counts["bahdanau"] < 0.01, counts
+
+
+@pytest.mark.parametrize("model", sorted(p.stem for p in (Path(__file__).parents[1] / "conf" / "model").glob("*.yaml")))
+def test_every_model_config_translates(tmp_path, model):
+    metrics, run_dir = run_in_process(
+        tmp_path, "data=translation", f"model={model}", "data.task=numbers", "data.min_len=1", "data.max_len=3",
+        "data.train_size=64", "data.val_size=16", "data.test_size=16", "trainer.max_epochs=1", "logger=none",
+        "decode.beam_size=2",
+    )
+    assert metrics["status"] == "ok" and 0.0 <= metrics["metrics"]["test/bleu"] <= 1.0
+    assert (run_dir / "figures" / "attention.png").exists() == (model == "attention")
