@@ -35,6 +35,8 @@ def read_checkpoint(path: Path, hint: str = "give a run's checkpoints/best.ckpt"
         raise UserError(f"checkpoint '{path}' is not a readable rnnlab checkpoint, it is damaged or holds "
                         f"something else ({reason}); {hint}") from None
     version = checkpoint.get("rnnlab_format") if isinstance(checkpoint, dict) else None
+    if version is None and isinstance(checkpoint, dict) and "spec" in checkpoint.get("hyper_parameters", {}):
+        version = 0  # written before checkpoints carried a format; they hold what format 1 holds
     if version is None:
         raise UserError(f"checkpoint '{path}' was not written by rnnlab; {hint}")
     if version > FORMAT:

@@ -43,7 +43,7 @@ def encode_source(tokens: list[str], vocab: list[str]) -> list[int]:
     index = {token: i for i, token in enumerate(vocab)}
     unknown = sorted({token for token in tokens if token not in index or index[token] < len(SPECIALS)})
     if unknown:
-        shown = " ".join(repr(token) for token in unknown[:10])
+        shown = ", ".join(repr(token) for token in unknown[:10])
         raise UserError(f"the source contains {shown}, which the model's vocabulary does not have; "
                         f"use only these: {''.join(vocab[len(SPECIALS):])[:200]}")
     return [index[token] for token in tokens]
