@@ -66,3 +66,10 @@ def test_resuming_from_a_damaged_last_checkpoint_says_how_to_start_over(tmp_path
     last.write_bytes(last.read_bytes()[:1000])
     with pytest.raises(UserError, match=f"delete it to train {run_dir} from the start"):
         run_in_process(tmp_path, *QUICK, "callbacks.early_stopping=false")
+
+
+def test_checkpoints_from_before_format_versions_still_load(finished_run, tmp_path):
+    checkpoint = torch.load(finished_run / "checkpoints" / "best.ckpt", weights_only=True)
+    del checkpoint["rnnlab_format"]
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    assert "state_dict" in read_checkpoint(tmp_path / "old.ckpt")
