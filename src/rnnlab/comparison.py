@@ -57,6 +57,7 @@ def write_comparison(sweep: Path, jobs: list[dict[str, Any]], variants: list[dic
     figure = Figure(figsize=(13, 5), dpi=100)  # no pyplot: nothing global, any backend
     curves, bars = figure.subplots(1, 2, width_ratios=(3, 2))
     colors: dict[str, str] = {}
+    all_epochs: set[int] = set()
     for variant, finished in results.items():
         epochs, means, stds = mean_curve([r.get("history", []) for r in finished], monitor)
         line, = curves.plot(epochs, means, marker="o" if len(epochs) <= 30 else None, markersize=3,
@@ -64,10 +65,14 @@ def write_comparison(sweep: Path, jobs: list[dict[str, Any]], variants: list[dic
         curves.fill_between(epochs, [m - s for m, s in zip(means, stds)], [m + s for m, s in zip(means, stds)],
                             color=line.get_color(), alpha=0.15)
         colors[variant] = line.get_color()
+        all_epochs.update(epochs)
     curves.set(title=f"{monitor} per epoch (mean ± std over seeds)", xlabel="epoch", ylabel=monitor)
     if monitor.endswith("loss"):
         curves.set_yscale("log")
-    curves.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(all_epochs) <= 20:
+        curves.set_xticks(sorted(all_epochs))
+    else:
+        curves.xaxis.set_major_locator(MaxNLocator(integer=True))
     curves.grid(alpha=0.3)
     curves.legend(fontsize=8)
     shown = [row for row in variants if metric and row.get(f"{metric}_mean") is not None]
