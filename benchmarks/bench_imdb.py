@@ -28,22 +28,24 @@ TARGETS = {"lstm": 2.5, "gru": 2.0, "rnn": 2.0}  # issue 6: fp32 through the run
 KERAS_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 
 
-def legs_for(cell: str, archive: Path, arrays: tuple[Path, Path], batches: int, keras: bool) -> list[Leg]:
-    legs = [keras_leg(f"{cell}/keras", arrays, cell)] if keras else []
+def legs_for(cell: str, archive: Path, arrays: tuple[Path, Path], batches: int, keras: bool,
+             threads: int | None) -> list[Leg]:
+    legs = [keras_leg(f"{cell}/keras", arrays, cell, threads)] if keras else []
     legs += [
-        raw_leg(f"{cell}/raw-default", arrays, cell, "--settings", "default"),
-        runner_leg(f"{cell}/runner", archive, cell, batches),
-        runner_leg(f"{cell}/runner-flush-first", archive, cell, batches, flush_first=True),
-        raw_leg(f"{cell}/raw-runner", arrays, cell, "--settings", "runner"),
-        runner_leg(f"{cell}/runner-bf16", archive, cell, batches, precision="bf16"),
-        raw_leg(f"{cell}/raw-runner-bf16", arrays, cell, "--settings", "runner", "--bf16"),
+        raw_leg(f"{cell}/raw-default", arrays, cell, threads, "--settings", "default"),
+        runner_leg(f"{cell}/runner", archive, cell, batches, threads),
+        raw_leg(f"{cell}/raw-runner", arrays, cell, threads, "--settings", "runner"),
+        runner_leg(f"{cell}/runner-bf16", archive, cell, batches, threads, precision="bf16"),
+        raw_leg(f"{cell}/raw-runner-bf16", arrays, cell, threads, "--settings", "runner", "--bf16"),
     ]
+    if threads != 1:  # with one thread only the main thread computes, and the runner's flag reaches it
+        legs.append(runner_leg(f"{cell}/runner-flush-first", archive, cell, batches, threads, flush_first=True))
     if cell != "lstm":  # auto already is nn.LSTM for full-length LSTM
-        legs.append(runner_leg(f"{cell}/runner-torch", archive, cell, batches, impl="torch"))
+        legs.append(runner_leg(f"{cell}/runner-torch", archive, cell, batches, threads, impl="torch"))
     return legs
 
 
-def measure(legs: list[Leg], repeats: int, archive: Path) -> tuple[dict[str, float], float]:
+def measure(legs: list[Leg], repeats: int, archive: Path, threads: int | None) -> tuple[dict[str, float], float]:
     """Median samples/s per leg key, and the median seconds from command to first training step."""
     rates: dict[str, list[float]] = defaultdict(list)
     first_steps: list[float] = []
@@ -51,7 +53,7 @@ def measure(legs: list[Leg], repeats: int, archive: Path) -> tuple[dict[str, flo
         for leg in legs:
             rates[leg.key].append(leg.run())
             print(f"repeat {repeat + 1}/{repeats} {leg.key:<22} {rates[leg.key][-1]:>8.0f} samples/s", flush=True)
-        first_steps.append(seconds_to_first_step(archive))
+        first_steps.append(seconds_to_first_step(archive, threads))
         print(f"repeat {repeat + 1}/{repeats} first training step after {first_steps[-1]:.1f} s", flush=True)
     return {key: median(values) for key, values in rates.items()}, median(first_steps)
 
@@ -88,20 +90,23 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"], choices=["lstm", "gru", "rnn"])
+    parser.add_argument("--threads", type=int, help="threads of every leg (default: each library's, one per core)")
     args = parser.parse_args()
     missing_keras = keras_available()
     with tempfile.TemporaryDirectory(prefix="rnnlab-bench-") as folder:
         arrays = save_batches(args.archive, args.batches, Path(folder))
-        legs = [leg for cell in args.cells for leg in legs_for(cell, args.archive, arrays, args.batches,
-                                                                 keras=missing_keras is None)]
-        rates, first_step = measure(legs, args.repeats, args.archive)
+        legs = [leg for cell in args.cells
+                for leg in legs_for(cell, args.archive, arrays, args.batches, missing_keras is None, args.threads)]
+        rates, first_step = measure(legs, args.repeats, args.archive, args.threads)
     note = f"\n\nKeras column skipped: {missing_keras}." if missing_keras else ""
-    command = f"python benchmarks/bench_imdb.py --batches {args.batches} --repeats {args.repeats} --cells " + " ".join(
-        args.cells)
+    threads = "" if args.threads is None else f" --threads {args.threads}"
+    command = (f"python benchmarks/bench_imdb.py --batches {args.batches} --repeats {args.repeats}{threads} "
+               f"--cells {' '.join(args.cells)}")
     text = (f"## Training throughput (samples/s)\n\nMachine: {machine()}.\nCommand: `{command}` (`make bench`). "
             f"Median of {args.repeats} interleaved runs of each leg on the first {args.batches} real training "
             f"batches (64 × 200 tokens); Keras's first 2 batches (graph tracing) are not timed, every other "
-            f"leg's are.{note}\n\n{table(rates, args.cells)}\n\n"
+            f"leg's are. Threads per leg: {args.threads or 'each library default (one per core)'}.{note}\n\n"
+            f"{table(rates, args.cells)}\n\n"
             f"Time from `python -m rnnlab experiment=imdb_tutorial ...` to the end of its first training step "
             f"(imports, config, cached arrays, model, trainer): median {first_step:.1f} s.")
     print(text)

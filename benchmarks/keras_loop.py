@@ -73,7 +73,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=0, help="train on full arrays, test after each epoch")
     parser.add_argument("--test", nargs=2, metavar=("TOKENS", "LABELS"), help="test arrays for --epochs")
     parser.add_argument("--target", type=float, default=1.0, help="with --epochs: stop at this test accuracy")
+    parser.add_argument("--threads", type=int, help="TensorFlow intra- and inter-op threads (default: TF's)")
     args = parser.parse_args()
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     tokens, labels = np.load(args.tokens), np.load(args.labels)
     result: dict = {"tensorflow": tf.__version__, "keras": keras.__version__}
     if args.epochs:

@@ -48,27 +48,35 @@ FLUSH_FIRST = ("import sys, torch; torch.set_flush_denormal(True); sys.argv[0] =
                "from rnnlab.cli import main; main()")
 
 
-def runner_command(archive: Path, cell: str, batches: int, precision: str = "cpu", impl: str = "auto",
-                   progress_bar: str = "rich", flush_first: bool = False) -> list[str]:
+def runner_command(archive: Path, cell: str, batches: int, threads: int | None, precision: str = "cpu",
+                   impl: str = "auto", progress_bar: str = "rich", flush_first: bool = False) -> list[str]:
     """`python -m rnnlab` on the tutorial recipe, one epoch cut to `batches` training batches."""
     start = ["-c", FLUSH_FIRST] if flush_first else ["-m", "rnnlab"]
-    return [sys.executable, *start, "experiment=imdb_tutorial", f"data.path={archive}", f"model={cell}",
-            f"model.impl={impl}", f"trainer={precision}", "trainer.max_epochs=1",
+    threads_option = [] if threads is None else [f"trainer.num_threads={threads}"]
+    return [sys.executable, *start, *threads_option, "experiment=imdb_tutorial", f"data.path={archive}",
+            f"model={cell}", f"model.impl={impl}", f"trainer={precision}", "trainer.max_epochs=1",
             f"trainer.limit_train_batches={batches}", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
             "trainer.num_sanity_val_steps=0", f"callbacks.progress_bar={progress_bar}", "print_config=false"]
 
 
-def runner_leg(key: str, archive: Path, cell: str, batches: int, precision: str = "cpu", impl: str = "auto",
-               flush_first: bool = False) -> Leg:
-    return Leg(key, runner_command(archive, cell, batches, precision, impl, flush_first=flush_first), "runner")
+def runner_leg(key: str, archive: Path, cell: str, batches: int, threads: int | None, precision: str = "cpu",
+               impl: str = "auto", flush_first: bool = False) -> Leg:
+    command = runner_command(archive, cell, batches, threads, precision, impl, flush_first=flush_first)
+    return Leg(key, command, "runner")
 
 
-def raw_leg(key: str, arrays: tuple[Path, Path], cell: str, *options: str) -> Leg:
-    return Leg(key, [sys.executable, str(HERE / "raw_loop.py"), *map(str, arrays), "--cell", cell, *options], "raw")
+def _threads(threads: int | None) -> list[str]:
+    return [] if threads is None else ["--threads", str(threads)]
 
 
-def keras_leg(key: str, arrays: tuple[Path, Path], cell: str) -> Leg:
-    return Leg(key, [str(KERAS_PYTHON), str(HERE / "keras_loop.py"), *map(str, arrays), "--cell", cell], "keras")
+def raw_leg(key: str, arrays: tuple[Path, Path], cell: str, threads: int | None, *options: str) -> Leg:
+    command = [sys.executable, str(HERE / "raw_loop.py"), *map(str, arrays), "--cell", cell, *_threads(threads)]
+    return Leg(key, [*command, *options], "raw")
+
+
+def keras_leg(key: str, arrays: tuple[Path, Path], cell: str, threads: int | None) -> Leg:
+    command = [str(KERAS_PYTHON), str(HERE / "keras_loop.py"), *map(str, arrays), "--cell", cell, *_threads(threads)]
+    return Leg(key, command, "keras")
 
 
 def keras_available() -> str | None:
@@ -82,10 +90,10 @@ def keras_available() -> str | None:
 _FIRST_STEP = re.compile(r"Epoch 0:\s+\d+%\S*\s*\|[^|]*\|\s*1/")
 
 
-def seconds_to_first_step(archive: Path) -> float:
+def seconds_to_first_step(archive: Path, threads: int | None) -> float:
     """Wall time from launching `python -m rnnlab` (LSTM tutorial recipe) until its first training step ends,
     read from the moment the tqdm progress bar first shows `1/N`."""
-    command = runner_command(archive, "lstm", batches=3, progress_bar="tqdm")
+    command = runner_command(archive, "lstm", batches=3, threads=threads, progress_bar="tqdm")
     with tempfile.TemporaryDirectory(prefix="rnnlab-bench-") as folder:
         start = time.perf_counter()
         process = subprocess.Popen([*command, f"hydra.run.dir={folder}"], stdout=subprocess.PIPE,

@@ -68,10 +68,13 @@ def main() -> None:
     parser.add_argument("--settings", choices=("default", "runner"), default="default")
     parser.add_argument("--impl", choices=("auto", "torch", "fused"), default="auto")
     parser.add_argument("--bf16", action="store_true")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's, one per core)")
     args = parser.parse_args()
     runner = args.settings == "runner"
     if runner:
         torch.set_flush_denormal(True)  # before any parallel op, so every OpenMP thread inherits it
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = Classifier(args.cell, args.impl if runner else None)
     if runner:

@@ -53,9 +53,10 @@ class TestEachEpoch(pl.Callback):
         trainer.should_stop = correct / total >= self.target
 
 
-def rnnlab_epochs(archive: Path, cell: str, target: float, max_epochs: int) -> list[dict]:
+def rnnlab_epochs(archive: Path, cell: str, target: float, max_epochs: int, threads: int | None) -> list[dict]:
+    threads_option = [] if threads is None else [f"trainer.num_threads={threads}"]
     cfg = tutorial_config([f"data.path={archive}", f"model={cell}", f"trainer.max_epochs={max_epochs}",
-                           "logger=none", "callbacks.progress_bar=none"])
+                           "logger=none", "callbacks.progress_bar=none", *threads_option])
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     data = build_data(cfg)
     task = build_task(cfg, data.spec)
@@ -67,7 +68,7 @@ def rnnlab_epochs(archive: Path, cell: str, target: float, max_epochs: int) -> l
     return tester.epochs
 
 
-def keras_epochs(archive: Path, cell: str, target: float, max_epochs: int) -> list[dict]:
+def keras_epochs(archive: Path, cell: str, target: float, max_epochs: int, threads: int | None) -> list[dict]:
     """Keras's epochs on all 25,000 encoded training reviews, with the test reviews as validation data."""
     cfg = tutorial_config([f"data.path={archive}"]).data
     cache_dir = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()
@@ -78,7 +79,8 @@ def keras_epochs(archive: Path, cell: str, target: float, max_epochs: int) -> li
                                        encoded.test.labels)):
             np.save(path, array)
         command = [str(KERAS_PYTHON), str(HERE / "keras_loop.py"), *map(str, paths[:2]), "--cell", cell,
-                   "--epochs", str(max_epochs), "--target", str(target), "--test", *map(str, paths[2:])]
+                   "--epochs", str(max_epochs), "--target", str(target), "--test", *map(str, paths[2:]),
+                   *([] if threads is None else ["--threads", str(threads)])]
         done = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])["epochs"]
 
@@ -98,17 +100,20 @@ def main() -> None:
     parser.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="lstm")
     parser.add_argument("--target", type=float, default=0.85)
     parser.add_argument("--max-epochs", type=int, default=5)
+    parser.add_argument("--threads", type=int, help="threads of both (default: each library's, one per core)")
     args = parser.parse_args()
-    ours = rnnlab_epochs(args.archive, args.cell, args.target, args.max_epochs)
+    ours = rnnlab_epochs(args.archive, args.cell, args.target, args.max_epochs, args.threads)
     missing_keras = keras_available()
-    theirs = [] if missing_keras else keras_epochs(args.archive, args.cell, args.target, args.max_epochs)
+    theirs = [] if missing_keras else keras_epochs(args.archive, args.cell, args.target, args.max_epochs, args.threads)
     keras_row = (f"| Keras fp32 | {reached(theirs, args.target)} | {curve(theirs)} |" if theirs
                  else f"| Keras fp32 | skipped: {missing_keras} | |")
+    threads = "" if args.threads is None else f" --threads {args.threads}"
     text = (f"## Time to {100 * args.target:.0f}% IMDB test accuracy\n\nMachine: {machine()}.\n"
             f"Command: `python benchmarks/time_to_accuracy.py --cell {args.cell} --target {args.target} "
-            f"--max-epochs {args.max_epochs}` (`make bench`). Tutorial recipe ({args.cell}, seed 0), test accuracy "
-            f"after every epoch, wall time from the command's start, per-epoch test passes included; training "
-            f"stops at the target.\n\n| system | time to {100 * args.target:.0f}% | test accuracy after each epoch |\n"
+            f"--max-epochs {args.max_epochs}{threads}` (`make bench`). Tutorial recipe ({args.cell}, seed 0), "
+            f"test accuracy after every epoch, wall time from the command's start, per-epoch test passes included; "
+            f"training stops at the target.\n\n"
+            f"| system | time to {100 * args.target:.0f}% | test accuracy after each epoch |\n"
             f"| --- | ---: | --- |\n| rnnlab (runner's data, task and trainer) | {reached(ours, args.target)} "
             f"| {curve(ours)} |\n{keras_row}")
     print(text)
