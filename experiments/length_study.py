@@ -25,10 +25,22 @@ def arms(sweep: Path) -> dict[str, dict[str, Any]]:
         metrics = json.loads(metrics_file.read_text())
         if metrics.get("status") != "ok":
             continue
-        model = yaml.safe_load((metrics_file.parent / ".hydra" / "config.yaml").read_text())["model"]
+        config = yaml.safe_load((metrics_file.parent / ".hydra" / "config.yaml").read_text())
+        model = config["model"]
         kind = "no attention" if model["attention"] == "none" else f"attention ({model['attention']})"
+        metrics["report"]["by_length"] = [clamp(b, config["data"]["max_len"]) for b in metrics["report"]["by_length"]]
         found[f"{kind}, {model['cell']} {model['hidden_size']}, {metrics['params']:,} params"] = metrics
     return found
+
+
+def clamp(bucket: dict[str, Any], longest: int | None) -> dict[str, Any]:
+    """A length group named by the lengths the data can have: '50-54' is '50' when sources stop at 50
+    (groups written by rnnlab before it clamped them itself)."""
+    start, _, end = bucket["lengths"].partition("-")
+    if longest is None or not end or int(end) <= longest:
+        return bucket
+    end = str(longest)
+    return {**bucket, "lengths": start if start == end else f"{start}-{end}", "mid": (int(start) + longest) / 2}
 
 
 def length_study(sweep: Path, folder: Path, plot: str = "translation_length_by_length.png") -> str:
