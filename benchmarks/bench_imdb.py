@@ -2,7 +2,8 @@
 
 Every leg trains on the same first `--batches` training batches of the tutorial recipe (64 reviews x 200
 tokens) in a fresh process; each repeat runs every leg once, in the same order, so machine noise hits all
-legs alike; medians over the repeats are printed and written to benchmarks/results.md (section "throughput").
+legs alike; medians over the repeats are printed and written to benchmarks/results.md (section "throughput",
+or "throughput-threads-N" with --threads N).
 
   rnnlab               `python -m rnnlab experiment=imdb_tutorial model=... trainer=cpu|bf16`, cut to the
                        batches; samples/s from its metrics.json (ThroughputMeter)
@@ -110,7 +111,7 @@ def main() -> None:
             f"Time from `python -m rnnlab experiment=imdb_tutorial ...` to the end of its first training step "
             f"(imports, config, cached arrays, model, trainer): median {first_step:.1f} s.")
     print(text)
-    write_section("throughput", text)
+    write_section("throughput" if args.threads is None else f"throughput-threads-{args.threads}", text)
 
 
 if __name__ == "__main__":
