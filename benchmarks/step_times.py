@@ -1,0 +1,92 @@
+"""Steady-state time per training step: the runner (with and without its progress bar) against the raw loop.
+
+The throughput table times every batch, the first included; this separates the one-off first step from the
+per-step cost. The runner is built in-process from its own pieces (`build_data`, `build_task`, `build_trainer`,
+the tutorial config composed by Hydra) with a clock callback; the raw loop is benchmarks/raw_loop.py's model
+with the runner's settings on the same batches. One thread, so the runner's late subnormal flag reaches the
+only computing thread (see flush_threads.py).
+
+    python benchmarks/step_times.py [--cell rnn --batches 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from imdb_batches import DEFAULT_ARCHIVE, save_batches, tutorial_config
+from raw_loop import Classifier
+
+from rnnlab.build import build_data, build_task, build_trainer
+from rnnlab.models.init import initialize_
+
+
+class Clock(pl.Callback):
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, task: pl.LightningModule) -> None:
+        self.times.append(time.perf_counter())
+
+    def on_train_batch_end(self, *args: object) -> None:
+        self.times.append(time.perf_counter())
+
+
+def runner_steps(cell: str, batches: int, progress_bar: str) -> list[float]:
+    cfg = tutorial_config([f"data.path={DEFAULT_ARCHIVE}", f"model={cell}", "trainer.max_epochs=1",
+                           f"trainer.limit_train_batches={batches}", "trainer.limit_val_batches=1",
+                           "trainer.num_sanity_val_steps=0", "trainer.num_threads=1",
+                           f"callbacks.progress_bar={progress_bar}"])
+    pl.seed_everything(cfg.seed, verbose=False)
+    data = build_data(cfg)
+    task = build_task(cfg, data.spec)
+    clock = Clock()
+    with tempfile.TemporaryDirectory(prefix="rnnlab-bench-") as folder:
+        trainer = build_trainer(cfg, task, Path(folder))
+        trainer.callbacks.insert(0, clock)
+        trainer.fit(task, datamodule=data)
+    return np.diff(clock.times).tolist()
+
+
+def raw_steps(cell: str, arrays: tuple[Path, Path]) -> list[float]:
+    torch.manual_seed(0)
+    model = Classifier(cell, "auto")
+    initialize_(model, "keras")
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    times = [time.perf_counter()]
+    for x, y in zip(*(np.load(path) for path in arrays)):
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(torch.from_numpy(x)),
+                                                                    torch.from_numpy(y).float())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        times.append(time.perf_counter())
+    return np.diff(times).tolist()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="rnn")
+    parser.add_argument("--batches", type=int, default=40)
+    args = parser.parse_args()
+    torch.set_flush_denormal(True)
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory(prefix="rnnlab-bench-") as folder:
+        arrays = save_batches(DEFAULT_ARCHIVE, args.batches, Path(folder))
+        legs = {"raw loop": raw_steps(args.cell, arrays),
+                "runner, rich progress bar": runner_steps(args.cell, args.batches, "rich"),
+                "runner, no progress bar": runner_steps(args.cell, args.batches, "none")}
+    print(f"{args.cell}, {args.batches} batches, one thread: first step / median of the others (ms)")
+    for name, steps in legs.items():
+        print(f"  {name:<26} {1e3 * steps[0]:6.0f} / {1e3 * statistics.median(steps[1:]):5.1f}")
+
+
+if __name__ == "__main__":
+    main()
