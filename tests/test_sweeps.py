@@ -26,6 +26,7 @@ from rnnlab.rerun import jobs_to_rerun
 from rnnlab.tasks.base import HIGHER_IS_BETTER
 from rnnlab.tasks.classify import ClassifyTask
 from rnnlab.tasks.forecast import ForecastTask
+from rnnlab.tasks.seq2seq import Seq2SeqTask
 from rnnlab.variants import BASE, aggregate, short_labels, variant_of
 
 TINY = ["debug=limit", "trainer.max_epochs=2"]  # 2 epochs of 5 batches: curves with two points, seconds per job
@@ -151,7 +152,8 @@ def optuna_trials(storage: Path) -> list[tuple[str, str]]:
         return db.execute(query).fetchall()
 
 
-@pytest.mark.parametrize("preset, task", [("stock", ForecastTask), ("imdb", ClassifyTask)])
+@pytest.mark.parametrize("preset, task",
+                         [("stock", ForecastTask), ("imdb", ClassifyTask), ("translation", Seq2SeqTask)])
 def test_search_direction_follows_the_monitored_metric(tmp_path, preset, task):
     compose_config(tmp_path, f"hparams_search={preset}")
     sweeper = OmegaConf.to_container(HydraConfig.get().sweeper)  # unresolved: the storage names the sweep folder

@@ -30,6 +30,15 @@ def discard_unstarted_run(run_dir: Path) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def failed_job_value() -> float | None:
+    """What a failed sweep job returns: under an optimising sweeper (Optuna) the worst possible score, so
+    the trial is recorded and the search goes on; otherwise nothing."""
+    direction = HydraConfig.get().sweeper.get("direction")
+    if not isinstance(direction, str):
+        return None
+    return float("inf") if direction == "minimize" else float("-inf")
+
+
 def recorded_failure(run_dir: Path, error: str) -> bool:
     metrics = run_dir / "metrics.json"
     return metrics.is_file() and json.loads(metrics.read_text()).get("error") == error
@@ -58,7 +67,7 @@ def hydra_main(cfg: DictConfig) -> Any:
             log.error("rnnlab: error: %s", error)
             if not recorded_failure(run_dir, str(error)):  # training may have recorded it already, with its history
                 write_json_atomic(run_dir / "metrics.json", {"status": "failed", "error": str(error)})
-            return None
+            return failed_job_value()
         discard_unstarted_run(run_dir)
         fail(str(error))
     return results["metrics"].get(results["monitor"])  # what a sweeper optimises: the best validation score

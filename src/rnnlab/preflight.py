@@ -20,7 +20,7 @@ from rnnlab import config as schema
 from rnnlab.errors import UserError
 
 CONF_DIR = Path(__file__).parent / "conf"
-GROUPS = ("data", "model", "trainer", "logger", "callbacks", "recipe", "experiment", "debug")
+GROUPS = ("data", "model", "trainer", "logger", "callbacks", "recipe", "experiment", "debug", "hparams_search")
 SWEEP_MARKS = "()*[]$"
 
 
