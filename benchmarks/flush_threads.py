@@ -15,7 +15,6 @@ process training nn.LSTM on the tutorial batches (torch's default threads), inte
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import statistics
 import subprocess
@@ -27,18 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rnnlab.cpu_flags import set_flush_denormal_everywhere
+
 MODES = ("before", "after", "every-thread")
-
-
-def set_flush_denormal_in_every_thread(on: bool) -> None:
-    """The flag in the calling thread and in each thread of torch's OpenMP pool (libgomp builds)."""
-    torch.set_flush_denormal(on)
-    with open("/proc/self/maps") as maps:
-        libraries = sorted({line.split()[-1] for line in maps if "libgomp" in line})
-    if libraries:
-        task = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda _: torch.set_flush_denormal(on))
-        threads = ctypes.c_uint(torch.get_num_threads())
-        ctypes.CDLL(libraries[0]).GOMP_parallel(task, None, threads, ctypes.c_uint(0))
 
 
 def leg(mode: str, tokens_path: str, labels_path: str) -> float:
@@ -51,7 +41,7 @@ def leg(mode: str, tokens_path: str, labels_path: str) -> float:
         torch.randn(1 << 22).exp_().sum()  # a parallel op starts the OpenMP pool, as building data and model does
         torch.set_flush_denormal(True)
     if mode == "every-thread":
-        set_flush_denormal_in_every_thread(True)
+        set_flush_denormal_everywhere(True)
     params = [*embedding.parameters(), *lstm.parameters(), *head.parameters()]
     optimizer = torch.optim.Adam(params, lr=1e-3)
     tokens, labels = np.load(tokens_path), np.load(labels_path)
