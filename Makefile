@@ -26,7 +26,7 @@ test-full: install  ## every test, slow ones included
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 lint:  ## style and common mistakes (ruff)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks experiments
 
 experiments: install  ## run the sweeps behind experiments/*.md and write their tables and plots (hours: IMDB); PAGES=stock for one
 	$(BIN)/python experiments/generate.py $(PAGES)
