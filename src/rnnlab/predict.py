@@ -80,11 +80,11 @@ def load_task(checkpoint: dict[str, Any]) -> Any:
 @torch.no_grad()
 def translate(task: Any, texts: list[str], batch_size: int = 256) -> list[str]:
     """Each source text translated with the checkpoint's vocabulary and decoding settings."""
-    from rnnlab.data.translation import encode_source
+    from rnnlab.data.translation import encode_sources
     from rnnlab.data.translation_pairs import source_tokens, target_text
 
     spec = task.spec
-    sources = [torch.tensor(encode_source(source_tokens(spec.pairs, text), spec.source_vocab)) for text in texts]
+    sources = encode_sources([source_tokens(spec.pairs, text) for text in texts], spec.source_vocab)
     translations: list[str] = []
     for start in range(0, len(sources), batch_size):
         chunk = sources[start : start + batch_size]

@@ -38,15 +38,15 @@ def build_vocab(sequences: list[list[str]]) -> list[str]:
     return SPECIALS + sorted({token for sequence in sequences for token in sequence} - set(SPECIALS))
 
 
-def encode_source(tokens: list[str], vocab: list[str]) -> list[int]:
-    """Token ids of a source; tokens the model never saw raise a UserError naming them."""
-    index = {token: i for i, token in enumerate(vocab)}
-    unknown = sorted({token for token in tokens if token not in index or index[token] < len(SPECIALS)})
+def encode_sources(sources: list[list[str]], vocab: list[str]) -> list[Tensor]:
+    """Token ids of each source; tokens the model never saw raise a UserError naming them."""
+    index = {token: i for i, token in enumerate(vocab[len(SPECIALS):], start=len(SPECIALS))}
+    unknown = sorted({token for tokens in sources for token in tokens if token not in index})
     if unknown:
         shown = ", ".join(repr(token) for token in unknown[:10])
         raise UserError(f"the source contains {shown}, which the model's vocabulary does not have; "
                         f"use only these: {''.join(vocab[len(SPECIALS):])[:200]}")
-    return [index[token] for token in tokens]
+    return [torch.tensor([index[token] for token in tokens]) for tokens in sources]
 
 
 class PairSet(Dataset):
@@ -55,7 +55,7 @@ class PairSet(Dataset):
     def __init__(self, pairs: list[Pair], source_vocab: list[str], target_vocab: list[str]) -> None:
         self.pairs = pairs
         target_index = {token: i for i, token in enumerate(target_vocab)}
-        self.sources = [torch.tensor(encode_source(source, source_vocab)) for source, _ in pairs]
+        self.sources = encode_sources([source for source, _ in pairs], source_vocab)
         self.targets = [torch.tensor([target_index[t] for t in target] + [EOS]) for _, target in pairs]
 
     def __len__(self) -> int:
