@@ -1,4 +1,5 @@
-"""FusedRecurrentLayer against torch's nn.RNN / nn.GRU / nn.LSTM: same outputs, h_n and gradients."""
+"""FusedRecurrentLayer against torch's nn.RNN / nn.GRU / nn.LSTM: same outputs, h_n and gradients, with the
+time loops compiled (native.py, fp32 on the CPU) and in Python (fused_cells.py, any dtype, no compiler)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from rnnlab.models import native
 from rnnlab.models.fused import FusedRecurrentLayer
 
 TORCH_CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -44,19 +46,34 @@ def outputs_and_grads(module: nn.Module, run, x: Tensor, lengths: Tensor | None,
     return outputs, h_n, torch.autograd.grad(loss, inputs)
 
 
-@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.float64, 1e-10)])
+@pytest.fixture(params=["compiled", "python"])
+def loops(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which time loops run: the compiled kernels (where they build) or the Python ones."""
+    if request.param == "compiled" and native.kernels() is None:
+        pytest.skip("no C compiler here: the compiled kernels are not built")
+    if request.param == "python":
+        monkeypatch.setattr(native, "usable", lambda x: False)
+    return request.param
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.float64, 1e-10)], ids=["fp32", "fp64"])
 @pytest.mark.parametrize("variable", [False, True], ids=["full", "lengths"])
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 @pytest.mark.parametrize("cell", list(TORCH_CELLS))
-def test_matches_torch(cell: str, bidirectional: bool, variable: bool, dtype: torch.dtype, tol: float) -> None:
+def test_matches_torch(cell: str, bidirectional: bool, variable: bool, dtype: torch.dtype, tol: float,
+                       loops: str) -> None:
     """Property-style: for seeded random shapes, outputs, h_n and every gradient equal torch's."""
+    if loops == "compiled" and dtype != torch.float32:
+        pytest.skip("the compiled loops run fp32 only (other dtypes take the Python loops)")
     rng = random.Random(f"{cell}-{bidirectional}-{variable}")
     torch.manual_seed(rng.randrange(2**31))
-    for draw in range(6):
+    for draw in range(7):
         batch, steps = rng.randint(2, 6), rng.randint(1 if not variable else 2, 12)
         inputs, hidden = rng.randint(1, 7), rng.randint(1, 7)
         if draw == 5 and dtype == torch.float64:  # larger: fp32 sums of this many terms differ by > 1e-5
             batch, steps, inputs, hidden = rng.randint(10, 20), rng.randint(20, 40), 9, 17
+        if draw == 6:  # the compiled loops' full vector tiles (32 columns, 4 rows) and their remainders
+            batch, steps, inputs, hidden = rng.randint(9, 21), rng.randint(5, 15), 16, rng.choice([32, 40])
         reference = TORCH_CELLS[cell](inputs, hidden, batch_first=True, bidirectional=bidirectional).to(dtype)
         fused = FusedRecurrentLayer(cell, inputs, hidden, bidirectional).to(dtype)
         fused.load_state_dict(reference.state_dict())
@@ -80,6 +97,65 @@ def test_matches_torch(cell: str, bidirectional: bool, variable: bool, dtype: to
         assert len(actual[2]) == len(expected[2])
         for k, (got, want) in enumerate(zip(actual[2], expected[2])):
             assert_close(got, want, tol, f"gradient {k} {shape}")
+
+
+@pytest.mark.parametrize("cell", list(TORCH_CELLS))
+def test_compiled_loops_give_the_same_bits_on_any_number_of_threads(cell: str) -> None:
+    """Rows are split over threads, but each row's arithmetic is the same: what the loops compute (outputs, h_n,
+    and the input gradient through time) does not depend on the thread count. (Weight gradients are torch
+    matrix products, whose sums over all steps are split differently by its threads.)"""
+    if native.kernels() is None:
+        pytest.skip("no C compiler here: the compiled kernels are not built")
+    torch.manual_seed(0)
+    layer = FusedRecurrentLayer(cell, 8, 24, bidirectional=True)
+    x, lengths = torch.randn(37, 30, 8, requires_grad=True), torch.randint(1, 31, (37,))
+    results = []
+    threads = torch.get_num_threads()
+    try:
+        for count in (1, 2, 3):
+            torch.set_num_threads(count)
+            outputs, h_n = layer(x, lengths)
+            results.append([outputs, h_n, *torch.autograd.grad(outputs.sum() + h_n.sum(), [x])])
+    finally:
+        torch.set_num_threads(threads)
+    for other in results[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(results[0], other))
+
+
+def test_without_a_compiler_the_python_loops_run(monkeypatch: pytest.MonkeyPatch, tmp_path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setenv("RNNLAB_KERNEL_DIR", str(tmp_path / "kernels"))
+    native.kernels.cache_clear()
+    try:
+        with caplog.at_level("WARNING"):
+            assert native.kernels() is None
+        assert "Python time loop" in caplog.text
+        torch.manual_seed(0)
+        layer = FusedRecurrentLayer("gru", 3, 4)
+        reference = nn.GRU(3, 4, batch_first=True)
+        reference.load_state_dict(layer.state_dict())
+        x = torch.randn(2, 5, 3)
+        torch.testing.assert_close(layer(x)[0], reference(x)[0])
+    finally:
+        native.kernels.cache_clear()
+
+
+def test_kernels_are_built_once_per_machine_and_reused(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    if native.kernels() is None:
+        pytest.skip("no C compiler here: the compiled kernels are not built")
+    monkeypatch.setenv("RNNLAB_KERNEL_DIR", str(tmp_path))
+    native.kernels.cache_clear()
+    try:
+        assert native.kernels() is not None
+        (built,) = tmp_path.glob("recurrence-*.so")
+        stamp = built.stat().st_mtime_ns
+        native.kernels.cache_clear()
+        assert native.kernels() is not None
+        assert [p.name for p in tmp_path.iterdir()] == [built.name]  # no second build, no leftovers
+        assert built.stat().st_mtime_ns == stamp
+    finally:
+        native.kernels.cache_clear()
 
 
 @pytest.mark.parametrize("cell", list(TORCH_CELLS))

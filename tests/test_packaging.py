@@ -40,9 +40,10 @@ def test_sweep_runs_every_job_and_summarises_them_failed_ones_included(cli, tmp_
 
 
 @pytest.mark.slow
-def test_wheel_carries_every_config(tmp_path):
+def test_wheel_carries_every_config_and_the_kernel_source(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
                    check=True, capture_output=True)
     names = zipfile.ZipFile(next(tmp_path.glob("rnnlab-*.whl"))).namelist()
     expected = {f"rnnlab/conf/{p.relative_to(ROOT / 'conf')}" for p in (ROOT / "conf").rglob("*.yaml")}
     assert expected and expected <= set(names)
+    assert "rnnlab/models/recurrence_kernels.c" in names  # compiled on first use

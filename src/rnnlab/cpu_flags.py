@@ -17,7 +17,7 @@ import torch
 MAPS = Path("/proc/self/maps")
 
 
-def _openmp_runtime() -> ctypes.CDLL | None:
+def openmp_runtime() -> ctypes.CDLL | None:
     """The libgomp this process has loaded (Linux), else None."""
     if not MAPS.is_file():
         return None
@@ -28,7 +28,7 @@ def _openmp_runtime() -> ctypes.CDLL | None:
 def set_flush_denormal_everywhere(on: bool) -> None:
     """The flag in the calling thread and in every thread of torch's OpenMP pool (elsewhere: this thread)."""
     torch.set_flush_denormal(on)
-    runtime = _openmp_runtime()
+    runtime = openmp_runtime()
     if runtime is None:
         return
     task = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda _: torch.set_flush_denormal(on))

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from rnnlab.models import native
 from rnnlab.models.fused_cells import CELLS
 
 
@@ -129,15 +130,11 @@ def _stacked(owner: nn.Module, name: str, directions: int, rows: Tensor | None) 
 
 def fused_recurrence(owner: nn.Module, cell: str, x: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor]:
     """Run the fused recurrence with the parameters of `owner`, which are named like a one-layer
-    `nn.RNN`/`nn.GRU`/`nn.LSTM` (`weight_ih_l0`, ..., `*_reverse`): that module itself, or ours."""
+    `nn.RNN`/`nn.GRU`/`nn.LSTM` (`weight_ih_l0`, ..., `*_reverse`): that module itself, or ours.
+    The time loops run compiled (native.py) where they can, else in Python (fused_cells.py)."""
     batch, steps, _ = x.shape
     directions = 2 if hasattr(owner, "weight_ih_l0_reverse") else 1
     hidden_size = owner.weight_hh_l0.shape[1]
-    with torch.no_grad():
-        if lengths is None:
-            plan = _full_plan(batch, steps, directions, x.device)
-        else:
-            plan = _plan(batch, steps, directions, lengths, x.device)
     input_rows = _gate_rows(tuple(CELLS[cell].order), hidden_size, x.device)
     hidden_rows = _gate_rows(tuple(CELLS[cell].hidden_order), hidden_size, x.device)
     w_ih, w_hh, b_ih, b_hh = (
@@ -145,6 +142,13 @@ def fused_recurrence(owner: nn.Module, cell: str, x: Tensor, lengths: Tensor | N
         for name, rows in (("weight_ih", input_rows), ("weight_hh", hidden_rows), ("bias_ih", input_rows),
                            ("bias_hh", hidden_rows))
     )
+    if native.usable(x):
+        return native.NativeRecurrence.apply(x, w_ih, w_hh, b_ih, b_hh, lengths, cell)
+    with torch.no_grad():
+        if lengths is None:
+            plan = _full_plan(batch, steps, directions, x.device)
+        else:
+            plan = _plan(batch, steps, directions, lengths, x.device)
     return _FusedRecurrence.apply(x, w_ih, w_hh, b_ih, b_hh, plan, cell)
 
 

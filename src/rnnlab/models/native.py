@@ -1,0 +1,232 @@
+"""The fused recurrence with its time loops compiled from recurrence_kernels.c, built once per machine.
+
+The Python loops in fused_cells.py make a handful of torch calls per time step; at the tutorial shapes
+(64 rows, 64 units) each call costs more in dispatch than in arithmetic. The C file runs each pass's
+loop in one call, split over torch's OpenMP threads, reading and writing the caller's batch-major
+tensors in place (no reordering copies). It is compiled with the
+system's C compiler (`$CC`, else `cc`) on first use, for this CPU (`-march=native`), into
+`$RNNLAB_KERNEL_DIR` (default `~/.cache/rnnlab/kernels`), keyed by source, compiler flags and CPU, so a
+shared home folder on a cluster of different machines holds one build per CPU type. Without a compiler
+the Python loops run instead (same results, slower), said once in the log.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from rnnlab.cpu_flags import openmp_runtime
+from rnnlab.models.fused_cells import CELLS
+
+SOURCE = Path(__file__).with_name("recurrence_kernels.c")
+log = logging.getLogger(__name__)
+
+
+def kernel_dir() -> Path:
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rnnlab" / "kernels"
+    return Path(os.environ.get("RNNLAB_KERNEL_DIR", default))
+
+
+def _cpu_description() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    text = cpuinfo.read_text() if cpuinfo.is_file() else ""
+    lines = [line for line in text.splitlines() if line.startswith(("model name", "flags", "Features"))]
+    return platform.machine() + "\n" + "\n".join(sorted(set(lines)))
+
+
+def _flag_sets() -> list[list[str]]:
+    """Compiler flags to try, fastest first: tuned for this CPU, then portable."""
+    native = ["-march=native"] + (["-mprefer-vector-width=512"] if platform.machine() in ("x86_64", "AMD64") else [])
+    return [["-O3", *native], ["-O3"]]
+
+
+def _build(compiler: str) -> Path:
+    """The compiled library for this CPU, built now unless a build with the same key exists."""
+    source = SOURCE.read_bytes()
+    errors = []
+    for flags in _flag_sets():
+        key = hashlib.sha256(b"\0".join([source, compiler.encode(), " ".join(flags).encode(),
+                                         _cpu_description().encode()])).hexdigest()[:16]
+        target = kernel_dir() / f"recurrence-{key}.so"
+        if target.is_file():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as folder:
+            built = Path(folder) / target.name
+            done = subprocess.run([compiler, *flags, "-shared", "-fPIC", "-o", str(built), str(SOURCE)],
+                                  capture_output=True, text=True)
+            if done.returncode == 0:
+                os.replace(built, target)  # atomic: concurrent builders each publish a whole file
+                return target
+            errors.append(f"{compiler} {' '.join(flags)}: {done.stderr.strip()[-300:]}")
+    raise OSError("; ".join(errors))
+
+
+@lru_cache(maxsize=1)
+def kernels() -> ctypes.CDLL | None:
+    """The loaded library with torch's OpenMP runtime handed over, or None (reason logged once)."""
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    try:
+        if compiler is None:
+            raise OSError("no C compiler found (set $CC or install gcc/clang)")
+        library = ctypes.CDLL(str(_build(compiler)))
+    except OSError as e:
+        log.warning("compiled recurrence kernels unavailable (%s); the fused recurrence runs its Python time "
+                    "loop instead (same results, slower)", e)
+        return None
+    runtime = openmp_runtime()
+    names = ("GOMP_parallel", "omp_get_thread_num", "omp_get_num_threads")
+    addresses = [ctypes.cast(getattr(runtime, name), ctypes.c_void_p) for name in names] if runtime else [None] * 3
+    library.rnnlab_set_openmp(*addresses)
+    return library
+
+
+def usable(x: Tensor) -> bool:
+    """Whether the compiled loops can run on x: fp32 on the CPU, and the library built."""
+    return x.device.type == "cpu" and x.dtype == torch.float32 and kernels() is not None
+
+
+@lru_cache(maxsize=16)
+def _full_rows(batch: int, steps: int) -> tuple[Tensor, Tensor]:
+    return torch.full((batch,), steps, dtype=torch.int32), torch.arange(batch, dtype=torch.int32)
+
+
+def _rows(lengths: Tensor | None, batch: int, steps: int) -> tuple[Tensor, Tensor, bool]:
+    """(real steps per row, rows longest first, whether every row is full) as the kernels read them."""
+    if lengths is None:
+        return (*_full_rows(batch, steps), True)
+    lens = lengths.to(device="cpu", dtype=torch.int32).contiguous()
+    if lens.shape != (batch,) or bool((lens < 1).any()) or bool((lens > steps).any()):
+        raise ValueError(f"lengths must be {batch} values in [1, {steps}], got {lengths.tolist()}")
+    order = torch.argsort(lens, descending=True, stable=True).to(torch.int32)
+    return lens, order, bool((lens == steps).all())
+
+
+def _pointer(tensor: Tensor) -> ctypes.c_void_p:
+    return ctypes.c_void_p(tensor.data_ptr())
+
+
+def _call(function: str, rows: tuple[Tensor, Tensor], hidden: int, *tensors: Tensor) -> None:
+    """`function(B, T, D, H, lengths, order, *tensors, threads)`; the first tensor is [B, T, D, *]."""
+    batch, steps, directions = tensors[0].shape[:3]
+    status = getattr(kernels(), function)(batch, steps, directions, hidden, *map(_pointer, (*rows, *tensors)),
+                                          torch.get_num_threads())
+    if status != 0:
+        raise MemoryError(f"{function}: out of memory")
+
+
+Allocate = Callable[..., Tensor]
+
+
+def _rnn_forward(gates: Tensor, out: Tensor, w_hh: Tensor, b_hh: Tensor, rows: tuple, new: Allocate) -> tuple:
+    _call("rnnlab_rnn_forward", rows, w_hh.shape[-1], gates, out, w_hh)
+    return ()
+
+
+def _rnn_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, rows: tuple, new: Allocate):
+    dpre = new(*out.shape)
+    _call("rnnlab_rnn_backward", rows, w_hh.shape[-1], out, g, dpre, w_hh)
+    return dpre, dpre
+
+
+def _gru_forward(gates: Tensor, out: Tensor, w_hh: Tensor, b_hh: Tensor, rows: tuple, new: Allocate) -> tuple:
+    hid = w_hh.shape[-1]
+    gh = torch.empty_like(gates)  # read back only at real steps
+    _call("rnnlab_gru_forward", rows, hid, gates, gh, out, w_hh, b_hh[:, :hid].contiguous())
+    return (gh,)
+
+
+def _gru_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, rows: tuple, new: Allocate):
+    (gates, gh) = saved
+    hid = w_hh.shape[-1]
+    grads = new(*gates.shape[:3], 4 * hid)  # per unit [dn_h, dr, dz, dn_i]
+    _call("rnnlab_gru_backward", rows, hid, gates, gh, out, g, grads, w_hh)
+    return grads[..., hid:], grads[..., : 3 * hid]
+
+
+def _lstm_forward(gates: Tensor, out: Tensor, w_hh: Tensor, b_hh: Tensor, rows: tuple, new: Allocate) -> tuple:
+    cells, tanh_c = torch.empty_like(out), torch.empty_like(out)  # read back only at real steps
+    _call("rnnlab_lstm_forward", rows, w_hh.shape[-1], gates, out, cells, tanh_c, w_hh)
+    return cells, tanh_c
+
+
+def _lstm_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, rows: tuple, new: Allocate):
+    gates, cells, tanh_c = saved
+    grads = new(*gates.shape)
+    _call("rnnlab_lstm_backward", rows, w_hh.shape[-1], gates, cells, tanh_c, g, grads, w_hh)
+    return grads, grads
+
+
+PASSES = {"rnn": (_rnn_forward, _rnn_backward), "gru": (_gru_forward, _gru_backward),
+          "lstm": (_lstm_forward, _lstm_backward)}
+
+
+def _last_steps(lens: Tensor, directions: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Index of h_n [D, B] in [B, T, D]: each row's last real step forward, its first step backward."""
+    batch = lens.shape[0]
+    times = torch.stack([lens.long() - 1, torch.zeros(batch, dtype=torch.long)][:directions])
+    return torch.arange(batch)[None], times, torch.arange(directions)[:, None]
+
+
+class NativeRecurrence(torch.autograd.Function):
+    """x [B, T, I] with weights stacked over directions [D, G, *] -> (outputs [B, T, D * H], h_n [D, B, H])."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, lengths: Tensor | None,
+                cell_name: str):
+        batch, steps, inputs = x.shape
+        directions, gates_size, hidden = w_hh.shape
+        lens, order, full = _rows(lengths, batch, steps)
+        new = torch.empty if full else torch.zeros  # padded steps stay zero
+        bias = CELLS[cell_name].input_bias(b_ih, b_hh).flatten()
+        gates = torch.addmm(bias, x.reshape(batch * steps, inputs), w_ih.flatten(0, 1).t())
+        gates = gates.view(batch, steps, directions, gates_size)
+        out = new(batch, steps, directions, hidden)
+        w_hh = w_hh.contiguous()
+        saved = PASSES[cell_name][0](gates, out, w_hh, b_hh, (lens, order), new)
+        last = _last_steps(lens, directions)
+        ctx.save_for_backward(x, w_ih, w_hh, out)
+        ctx.rows, ctx.full, ctx.last, ctx.cell, ctx.saved = (lens, order), full, last, cell_name, (gates, *saved)
+        return out.view(batch, steps, directions * hidden), out[last]
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_outputs: Tensor, d_h_n: Tensor):
+        x, w_ih, w_hh, out = ctx.saved_tensors
+        batch, steps, inputs = x.shape
+        directions, gates_size, hidden = w_hh.shape
+        g = d_outputs.reshape(out.shape).clone(memory_format=torch.contiguous_format)
+        g.index_put_(ctx.last, d_h_n, accumulate=True)
+        new = torch.empty if ctx.full else torch.zeros
+        dgi, dgh = PASSES[ctx.cell][1](g, out, w_hh, ctx.saved, ctx.rows, new)
+        d_proj = dgi.reshape(batch * steps, directions * gates_size)
+        dx = dw_ih = dw_hh = None
+        if ctx.needs_input_grad[0]:
+            dx = (d_proj @ w_ih.flatten(0, 1)).view(batch, steps, inputs)
+        if ctx.needs_input_grad[1]:
+            dw_ih = (d_proj.t() @ x.reshape(batch * steps, inputs)).view(directions, gates_size, inputs)
+        if ctx.needs_input_grad[2]:
+            # the state before each step: one step earlier forward, one step later backward (zeros past the ends)
+            before = (slice(1, None), slice(None, -1))
+            after = (slice(None, -1), slice(1, None))
+            dw_hh = torch.stack([
+                dgh[:, (before, after)[d][0], d].reshape(-1, gates_size).t()
+                @ out[:, (before, after)[d][1], d].reshape(-1, hidden)
+                for d in range(directions)
+            ])
+        db_ih = d_proj.sum(0).view(directions, gates_size)
+        db_hh = db_ih if dgh is dgi else dgh.sum((0, 1))
+        return dx, dw_ih, dw_hh, db_ih, db_hh, None, None

@@ -1,0 +1,464 @@
+/* Time loops of rnnlab's fused recurrent cells (RNN tanh, GRU, LSTM) on the CPU, forward and backward.
+ *
+ * The same maths as the Python loops in fused_cells.py (read that first), but reading and writing the
+ * caller's batch-major tensors [B, T, D, X] in place: the input projections of all steps are one torch
+ * matrix product before the loop, the weight gradients torch matrix products after it, and what is left
+ * here is what torch can only do as thousands of tiny calls: per step, one small matrix product with
+ * W_hh over the rows still running, and the element-wise update of the gates, fused into one pass.
+ *
+ * Rows are independent through time, so the work is split into (direction, block of rows) items that
+ * run in parallel with no synchronisation between steps, on torch's own OpenMP pool (the caller hands
+ * over GOMP_parallel: no second thread pool competes for the cores, and the pool's threads already
+ * carry torch's flush-subnormals setting). Each row computes the same way whatever the split, so results
+ * do not depend on the number of threads.
+ *
+ * Vectors are GCC/Clang vector extensions of 16 floats, which the compiler maps to AVX-512, AVX2 or NEON.
+ * exp follows Cephes expf, tanh Cephes tanhf (a few ulp; the tests hold outputs and gradients to
+ * nn.RNN/GRU/LSTM within 1e-5).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+typedef float vf __attribute__((vector_size(64), aligned(4), may_alias));
+typedef int vi __attribute__((vector_size(64), aligned(4), may_alias));
+#define LANES 16
+#define TILE_ROWS 4
+#define TILE_COLS 32
+
+static inline vf splat(float a) { return (vf){0} + a; }
+static inline vf load(const float *p) { return *(const vf *)p; }
+static inline void store(float *p, vf v) { *(vf *)p = v; }
+static inline vf load_n(const float *p, int n) {
+    vf v = splat(0.0f);
+    memcpy(&v, p, (size_t)n * sizeof(float));
+    return v;
+}
+static inline void store_n(float *p, vf v, int n) { memcpy(p, &v, (size_t)n * sizeof(float)); }
+static inline vf select_v(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi)b & ~mask)); }
+static inline vf min_v(vf a, vf b) { return select_v(a < b, a, b); }
+static inline vf max_v(vf a, vf b) { return select_v(a > b, a, b); }
+
+static inline vf exp_v(vf x) {
+    x = min_v(max_v(x, splat(-87.0f)), splat(88.0f));
+    vf fx = x * 1.44269504088896341f + 0.5f;
+    vf fn = __builtin_convertvector(__builtin_convertvector(fx, vi), vf);
+    fn = fn - (vf)((vi)splat(1.0f) & (fn > fx)); /* floor */
+    x = x - fn * 0.693359375f;
+    x = x - fn * -2.12194440e-4f;
+    vf y = splat(1.9875691500e-4f);
+    y = y * x + 1.3981999507e-3f;
+    y = y * x + 8.3334519073e-3f;
+    y = y * x + 4.1665795894e-2f;
+    y = y * x + 1.6666665459e-1f;
+    y = y * x + 5.0000001201e-1f;
+    y = y * (x * x) + x + 1.0f;
+    vi scale = (__builtin_convertvector(fn, vi) + 127) << 23;
+    return y * (vf)scale;
+}
+
+static inline vf sigmoid_v(vf x) {
+    x = min_v(max_v(x, splat(-40.0f)), splat(40.0f)); /* keeps exp and the result normal floats */
+    return 1.0f / (1.0f + exp_v(-x));
+}
+
+static inline vf tanh_v(vf x) {
+    vi sign = (vi)x & (int)0x80000000;
+    vf ax = (vf)((vi)x & 0x7fffffff);
+    vf z = x * x;
+    vf small = splat(-5.70498872745e-3f);
+    small = small * z + 2.06390887954e-2f;
+    small = small * z - 5.37397155531e-2f;
+    small = small * z + 1.33314422036e-1f;
+    small = small * z - 3.33332819422e-1f;
+    small = small * z * ax + ax;
+    vf large = 1.0f - 2.0f / (exp_v(min_v(ax, splat(9.0f)) * 2.0f) + 1.0f);
+    return (vf)((vi)select_v(ax < 0.625f, small, large) | sign);
+}
+
+/* out[i][:n] (+)= sum_k a[i][k] m[k, :n] for i < rows; m is [k, ldm] with ldm a multiple of TILE_COLS. */
+static void matmul(int rows, int k, int n, const float *const *a, const float *m, int ldm, float *const *out,
+                   int accumulate) {
+    for (int col = 0; col < n; col += TILE_COLS) {
+        int width = n - col < TILE_COLS ? n - col : TILE_COLS;
+        for (int row = 0; row < rows; row += TILE_ROWS) {
+            int height = rows - row < TILE_ROWS ? rows - row : TILE_ROWS;
+            const float *ar[TILE_ROWS];
+            vf acc[TILE_ROWS][2];
+            for (int i = 0; i < TILE_ROWS; i++) {
+                int r = row + (i < height ? i : height - 1);
+                ar[i] = a[r];
+                const float *o = out[r] + col;
+                if (!accumulate || i >= height) {
+                    acc[i][0] = acc[i][1] = splat(0.0f);
+                } else if (width == TILE_COLS) {
+                    acc[i][0] = load(o);
+                    acc[i][1] = load(o + LANES);
+                } else {
+                    acc[i][0] = load_n(o, width < LANES ? width : LANES);
+                    acc[i][1] = width > LANES ? load_n(o + LANES, width - LANES) : splat(0.0f);
+                }
+            }
+            const float *mk = m + col;
+            for (int j = 0; j < k; j++, mk += ldm) {
+                vf m0 = load(mk), m1 = load(mk + LANES);
+                for (int i = 0; i < TILE_ROWS; i++) {
+                    vf b = splat(ar[i][j]);
+                    acc[i][0] += b * m0;
+                    acc[i][1] += b * m1;
+                }
+            }
+            for (int i = 0; i < height; i++) {
+                float *o = out[row + i] + col;
+                if (width == TILE_COLS) {
+                    store(o, acc[i][0]);
+                    store(o + LANES, acc[i][1]);
+                } else {
+                    store_n(o, acc[i][0], width < LANES ? width : LANES);
+                    if (width > LANES) store_n(o + LANES, acc[i][1], width - LANES);
+                }
+            }
+        }
+    }
+}
+
+typedef struct job job;
+struct job {
+    int batch, steps, directions, hidden, gate_size; /* gate_size = gates * hidden */
+    const int *lengths, *order; /* real steps per row; rows by length, longest first */
+    float *gates, *gh, *out, *cells, *tanh_c; /* forward buffers (and what backward reads) */
+    float *g, *grads, *carry;                 /* backward buffers; carry: LSTM dL/dc per (direction, row) */
+    const float *b_hn;                        /* GRU: [D, H] bias of the n gate's hidden side */
+    const float *zeros;                       /* H zeros: the state before the first step */
+    float *m;                                 /* per direction [k, ldm]: W_hh^T forward, W_hh backward */
+    int k, n, ldm;
+    int blocks, items, serial;
+    void (*body)(const job *, int d, int p0, int p1);
+};
+
+/* Buffers are batch-major [B, T, D, width]. Step s of direction d reads time s (forward) or
+ * length - 1 - s (backward direction: each row read back from its last real step). */
+static float *at(const job *j, float *buffer, int width, int b, int d, int s) {
+    int t = d == 0 ? s : j->lengths[b] - 1 - s;
+    return buffer + (((size_t)b * j->steps + t) * j->directions + d) * width;
+}
+
+/* rows[i] = the row of sorted position p0 + i at step s, for i < n. */
+static void rows_at(const job *j, float *buffer, int width, int d, int s, int p0, int n, float **rows) {
+    for (int i = 0; i < n; i++) rows[i] = at(j, buffer, width, j->order[p0 + i], d, s);
+}
+
+static const float *weights(const job *j, int d) { return j->m + (size_t)d * j->k * j->ldm; }
+
+/* Rows of [p0, p1) still running at step s, from the count at step s - 1 (forward) or s + 1 (backward). */
+static int shrink(const job *j, int n, int p0, int s) {
+    while (n > 0 && j->lengths[j->order[p0 + n - 1]] <= s) n--;
+    return n;
+}
+static int grow(const job *j, int n, int p0, int p1, int s) {
+    while (p0 + n < p1 && j->lengths[j->order[p0 + n]] > s) n++;
+    return n;
+}
+
+/* One vector's worth of columns [c, c + w) of a row: full loads when w == LANES. */
+#define LD(p) (w == LANES ? load(p) : load_n(p, w))
+#define ST(p, v) (w == LANES ? store(p, v) : store_n(p, v, w))
+#define COLUMNS(hid) for (int c = 0, w = (hid) < LANES ? (hid) : LANES; c < (hid); c += LANES, w = (hid) - c < LANES ? (hid) - c : LANES)
+
+static void rnn_forward(const job *j, int d, int p0, int p1) {
+    int hid = j->hidden, n = p1 - p0;
+    float *pre[p1 - p0], *h[p1 - p0], *h_prev[p1 - p0];
+    for (int s = 0; s < j->steps && (n = shrink(j, n, p0, s)) > 0; s++) {
+        rows_at(j, j->gates, hid, d, s, p0, n, pre);
+        rows_at(j, j->out, hid, d, s, p0, n, h);
+        if (s > 0) {
+            rows_at(j, j->out, hid, d, s - 1, p0, n, h_prev);
+            matmul(n, hid, hid, (const float *const *)h_prev, weights(j, d), j->ldm, pre, 1);
+        }
+        for (int i = 0; i < n; i++) COLUMNS(hid) ST(h[i] + c, tanh_v(LD(pre[i] + c)));
+    }
+}
+
+static void rnn_backward(const job *j, int d, int p0, int p1) {
+    int hid = j->hidden, n = 0;
+    float *dh[p1 - p0], *h[p1 - p0], *dpre[p1 - p0], *dh_prev[p1 - p0];
+    for (int s = j->steps - 1; s >= 0; s--) {
+        if ((n = grow(j, n, p0, p1, s)) == 0) continue;
+        rows_at(j, j->g, hid, d, s, p0, n, dh);
+        rows_at(j, j->out, hid, d, s, p0, n, h);
+        rows_at(j, j->grads, hid, d, s, p0, n, dpre);
+        for (int i = 0; i < n; i++) COLUMNS(hid) {
+            vf hv = LD(h[i] + c);
+            ST(dpre[i] + c, LD(dh[i] + c) * (1.0f - hv * hv));
+        }
+        if (s > 0) {
+            rows_at(j, j->g, hid, d, s - 1, p0, n, dh_prev);
+            matmul(n, hid, hid, (const float *const *)dpre, weights(j, d), j->ldm, dh_prev, 1);
+        }
+    }
+}
+
+/* GRU: gates row [r z n] (input side pre-activations, overwritten by the activations); gh row [n r z]
+ * (W_hh h, plus b_hn in the n block); grads row [dn_h dr dz dn_i]. */
+static void gru_forward(const job *j, int d, int p0, int p1) {
+    int hid = j->hidden, g3 = 3 * hid, n = p1 - p0;
+    const float *b_hn = j->b_hn + (size_t)d * hid;
+    float *gate[p1 - p0], *gh[p1 - p0], *h[p1 - p0], *h_prev[p1 - p0];
+    for (int s = 0; s < j->steps && (n = shrink(j, n, p0, s)) > 0; s++) {
+        rows_at(j, j->gates, g3, d, s, p0, n, gate);
+        rows_at(j, j->gh, g3, d, s, p0, n, gh);
+        rows_at(j, j->out, hid, d, s, p0, n, h);
+        if (s > 0) {
+            rows_at(j, j->out, hid, d, s - 1, p0, n, h_prev);
+            matmul(n, hid, g3, (const float *const *)h_prev, weights(j, d), j->ldm, gh, 0);
+        } else {
+            for (int i = 0; i < n; i++) {
+                memset(gh[i], 0, (size_t)g3 * sizeof(float));
+                h_prev[i] = (float *)j->zeros;
+            }
+        }
+        for (int i = 0; i < n; i++) COLUMNS(hid) {
+            float *gi = gate[i], *gg = gh[i];
+            vf ghn = LD(gg + c) + LD(b_hn + c);
+            vf r = sigmoid_v(LD(gi + c) + LD(gg + hid + c));
+            vf z = sigmoid_v(LD(gi + hid + c) + LD(gg + 2 * hid + c));
+            vf nv = tanh_v(LD(gi + 2 * hid + c) + r * ghn);
+            ST(gg + c, ghn);
+            ST(gi + c, r);
+            ST(gi + hid + c, z);
+            ST(gi + 2 * hid + c, nv);
+            ST(h[i] + c, nv + z * (LD(h_prev[i] + c) - nv));
+        }
+    }
+}
+
+static void gru_backward(const job *j, int d, int p0, int p1) {
+    int hid = j->hidden, g3 = 3 * hid, g4 = 4 * hid, n = 0;
+    float *gate[p1 - p0], *gh[p1 - p0], *h[p1 - p0], *dh[p1 - p0], *grad[p1 - p0], *dh_prev[p1 - p0];
+    for (int s = j->steps - 1; s >= 0; s--) {
+        if ((n = grow(j, n, p0, p1, s)) == 0) continue;
+        rows_at(j, j->gates, g3, d, s, p0, n, gate);
+        rows_at(j, j->gh, g3, d, s, p0, n, gh);
+        rows_at(j, j->out, hid, d, s, p0, n, h);
+        rows_at(j, j->g, hid, d, s, p0, n, dh);
+        rows_at(j, j->grads, g4, d, s, p0, n, grad);
+        if (s > 0) rows_at(j, j->g, hid, d, s - 1, p0, n, dh_prev);
+        for (int i = 0; i < n; i++) COLUMNS(hid) {
+            const float *gi = gate[i];
+            float *gr = grad[i];
+            vf r = LD(gi + c), z = LD(gi + hid + c), nv = LD(gi + 2 * hid + c), dhv = LD(dh[i] + c);
+            vf dn_i = dhv * (1.0f - z) * (1.0f - nv * nv);
+            vf dn_h = dn_i * r;
+            ST(gr + c, dn_h);
+            ST(gr + hid + c, dn_h * LD(gh[i] + c) * (1.0f - r));
+            ST(gr + 2 * hid + c, dhv * (LD(h[i] + c) - nv) * (1.0f - z));
+            ST(gr + 3 * hid + c, dn_i);
+            if (s > 0) ST(dh_prev[i] + c, LD(dh_prev[i] + c) + dhv * z);
+        }
+        if (s > 0) matmul(n, g3, hid, (const float *const *)grad, weights(j, d), j->ldm, dh_prev, 1);
+    }
+}
+
+/* LSTM: gates row [o i f g] (pre-activations, overwritten by the activations); grads row likewise. */
+static void lstm_forward(const job *j, int d, int p0, int p1) {
+    int hid = j->hidden, g4 = 4 * hid, n = p1 - p0;
+    float *gate[p1 - p0], *h[p1 - p0], *h_prev[p1 - p0], *cell[p1 - p0], *c_prev[p1 - p0], *tc[p1 - p0];
+    for (int s = 0; s < j->steps && (n = shrink(j, n, p0, s)) > 0; s++) {
+        rows_at(j, j->gates, g4, d, s, p0, n, gate);
+        rows_at(j, j->out, hid, d, s, p0, n, h);
+        rows_at(j, j->cells, hid, d, s, p0, n, cell);
+        rows_at(j, j->tanh_c, hid, d, s, p0, n, tc);
+        if (s > 0) {
+            rows_at(j, j->out, hid, d, s - 1, p0, n, h_prev);
+            rows_at(j, j->cells, hid, d, s - 1, p0, n, c_prev);
+            matmul(n, hid, g4, (const float *const *)h_prev, weights(j, d), j->ldm, gate, 1);
+        } else {
+            for (int i = 0; i < n; i++) c_prev[i] = (float *)j->zeros;
+        }
+        for (int i = 0; i < n; i++) COLUMNS(hid) {
+            float *gi = gate[i];
+            vf o = sigmoid_v(LD(gi + c)), in = sigmoid_v(LD(gi + hid + c));
+            vf f = sigmoid_v(LD(gi + 2 * hid + c)), g = tanh_v(LD(gi + 3 * hid + c));
+            vf cv = f * LD(c_prev[i] + c) + in * g, tcv = tanh_v(cv);
+            ST(gi + c, o);
+            ST(gi + hid + c, in);
+            ST(gi + 2 * hid + c, f);
+            ST(gi + 3 * hid + c, g);
+            ST(cell[i] + c, cv);
+            ST(tc[i] + c, tcv);
+            ST(h[i] + c, o * tcv);
+        }
+    }
+}
+
+static void lstm_backward(const job *j, int d, int p0, int p1) {
+    int hid = j->hidden, g4 = 4 * hid, n = 0;
+    float *gate[p1 - p0], *tc[p1 - p0], *c_prev[p1 - p0], *dh[p1 - p0], *grad[p1 - p0], *dh_prev[p1 - p0];
+    for (int s = j->steps - 1; s >= 0; s--) {
+        if ((n = grow(j, n, p0, p1, s)) == 0) continue;
+        rows_at(j, j->gates, g4, d, s, p0, n, gate);
+        rows_at(j, j->tanh_c, hid, d, s, p0, n, tc);
+        rows_at(j, j->g, hid, d, s, p0, n, dh);
+        rows_at(j, j->grads, g4, d, s, p0, n, grad);
+        if (s > 0) {
+            rows_at(j, j->cells, hid, d, s - 1, p0, n, c_prev);
+            rows_at(j, j->g, hid, d, s - 1, p0, n, dh_prev);
+        } else {
+            for (int i = 0; i < n; i++) c_prev[i] = (float *)j->zeros;
+        }
+        for (int i = 0; i < n; i++) {
+            float *carry = j->carry + ((size_t)d * j->batch + j->order[p0 + i]) * hid, *gr = grad[i];
+            const float *gi = gate[i];
+            COLUMNS(hid) {
+                vf o = LD(gi + c), in = LD(gi + hid + c), f = LD(gi + 2 * hid + c), g = LD(gi + 3 * hid + c);
+                vf tcv = LD(tc[i] + c), dhv = LD(dh[i] + c);
+                vf dcv = LD(carry + c) + dhv * o * (1.0f - tcv * tcv);
+                ST(gr + c, dhv * tcv * o * (1.0f - o));
+                ST(gr + hid + c, dcv * g * in * (1.0f - in));
+                ST(gr + 2 * hid + c, dcv * LD(c_prev[i] + c) * f * (1.0f - f));
+                ST(gr + 3 * hid + c, dcv * in * (1.0f - g * g));
+                ST(carry + c, dcv * f);
+            }
+        }
+        if (s > 0) matmul(n, g4, hid, (const float *const *)grad, weights(j, d), j->ldm, dh_prev, 1);
+    }
+}
+
+/* ---- running the items on torch's OpenMP pool ---- */
+
+typedef void (*parallel_fn)(void (*)(void *), void *, unsigned, unsigned);
+typedef int (*omp_int_fn)(void);
+static parallel_fn gomp_parallel;
+static omp_int_fn omp_thread_num, omp_num_threads;
+
+/* The OpenMP runtime torch loaded (GOMP_parallel, omp_get_thread_num, omp_get_num_threads), or NULLs. */
+void rnnlab_set_openmp(void *parallel, void *thread_num, void *num_threads) {
+    gomp_parallel = (parallel_fn)parallel;
+    omp_thread_num = (omp_int_fn)thread_num;
+    omp_num_threads = (omp_int_fn)num_threads;
+}
+
+static void run_items(void *arg) {
+    const job *j = arg;
+    int me = j->serial ? 0 : omp_thread_num(), team = j->serial ? 1 : omp_num_threads();
+    for (int item = me; item < j->items; item += team) {
+        int d = item / j->blocks, block = item % j->blocks;
+        /* interleaved blocks would balance sorted lengths better; contiguous ones keep tiles full */
+        j->body(j, d, block * j->batch / j->blocks, (block + 1) * j->batch / j->blocks);
+    }
+}
+
+/* m = per direction [k, ldm] copy of w [D, rows, cols]: transposed (k = cols) or not (k = rows). */
+static int prepare_weights(job *j, const float *w, int rows, int cols, int transpose) {
+    j->k = transpose ? cols : rows;
+    j->n = transpose ? rows : cols;
+    j->ldm = (j->n + TILE_COLS - 1) / TILE_COLS * TILE_COLS;
+    j->m = calloc((size_t)j->directions * j->k * j->ldm, sizeof(float));
+    if (!j->m) return -1;
+    for (int d = 0; d < j->directions; d++) {
+        const float *src = w + (size_t)d * rows * cols;
+        float *dst = j->m + (size_t)d * j->k * j->ldm;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) {
+                if (transpose) dst[(size_t)c * j->ldm + r] = src[(size_t)r * cols + c];
+                else dst[(size_t)r * j->ldm + c] = src[(size_t)r * cols + c];
+            }
+    }
+    return 0;
+}
+
+static int run(job *j, const float *w_hh, int transpose, int threads) {
+    j->zeros = calloc((size_t)j->hidden, sizeof(float));
+    if (!j->zeros || prepare_weights(j, w_hh, j->gate_size, j->hidden, transpose)) {
+        free((void *)j->zeros);
+        return -1;
+    }
+    int blocks = threads / j->directions;
+    int most = (j->batch + 7) / 8; /* at least 8 rows per block, so that tiles stay full */
+    j->blocks = blocks < 1 ? 1 : blocks > most ? most : blocks;
+    j->items = j->directions * j->blocks;
+    j->serial = !(threads > 1 && j->items > 1 && gomp_parallel && omp_thread_num && omp_num_threads);
+    if (j->serial)
+        run_items(j);
+    else
+        gomp_parallel(run_items, j, (unsigned)(threads < j->items ? threads : j->items), 0);
+    free(j->m);
+    free((void *)j->zeros);
+    return 0;
+}
+
+#define JOB(cell, gates_per_unit)            \
+    job j = {0};                             \
+    j.batch = B;                             \
+    j.steps = T;                             \
+    j.directions = D;                        \
+    j.hidden = H;                            \
+    j.gate_size = (gates_per_unit) * (H);    \
+    j.lengths = lengths;                     \
+    j.order = order;                         \
+    j.body = cell
+
+/* Buffers are [B, T, D, width] (outputs [B, T, D * H]); w_hh is [D, gates * H, H] in the cell's gate order.
+ * lengths: real steps per row (1..T); order: the rows by length, longest first. Padded steps are not
+ * touched (the caller zeroes them). Every function returns 0, or -1 if memory ran out. */
+#define DIMS int B, int T, int D, int H, const int *lengths, const int *order
+
+int rnnlab_rnn_forward(DIMS, float *pre, float *out, const float *w_hh, int threads) {
+    JOB(rnn_forward, 1);
+    j.gates = pre;
+    j.out = out;
+    return run(&j, w_hh, 1, threads);
+}
+
+int rnnlab_rnn_backward(DIMS, const float *out, float *g, float *dpre, const float *w_hh, int threads) {
+    JOB(rnn_backward, 1);
+    j.out = (float *)out;
+    j.g = g;
+    j.grads = dpre;
+    return run(&j, w_hh, 0, threads);
+}
+
+int rnnlab_gru_forward(DIMS, float *gates, float *gh, float *out, const float *w_hh, const float *b_hn,
+                       int threads) {
+    JOB(gru_forward, 3);
+    j.gates = gates;
+    j.gh = gh;
+    j.out = out;
+    j.b_hn = b_hn;
+    return run(&j, w_hh, 1, threads);
+}
+
+int rnnlab_gru_backward(DIMS, const float *gates, const float *gh, const float *out, float *g, float *grads,
+                        const float *w_hh, int threads) {
+    JOB(gru_backward, 3);
+    j.gates = (float *)gates;
+    j.gh = (float *)gh;
+    j.out = (float *)out;
+    j.g = g;
+    j.grads = grads;
+    return run(&j, w_hh, 0, threads);
+}
+
+int rnnlab_lstm_forward(DIMS, float *gates, float *out, float *cells, float *tanh_c, const float *w_hh,
+                        int threads) {
+    JOB(lstm_forward, 4);
+    j.gates = gates;
+    j.out = out;
+    j.cells = cells;
+    j.tanh_c = tanh_c;
+    return run(&j, w_hh, 1, threads);
+}
+
+int rnnlab_lstm_backward(DIMS, const float *gates, const float *cells, const float *tanh_c, float *g, float *grads,
+                         const float *w_hh, int threads) {
+    JOB(lstm_backward, 4);
+    j.gates = (float *)gates;
+    j.cells = (float *)cells;
+    j.tanh_c = (float *)tanh_c;
+    j.g = g;
+    j.grads = grads;
+    j.carry = calloc((size_t)D * B * H, sizeof(float));
+    if (!j.carry) return -1;
+    int status = run(&j, w_hh, 0, threads);
+    free(j.carry);
+    return status;
+}
