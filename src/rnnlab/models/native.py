@@ -181,6 +181,19 @@ def _last_steps(lens: Tensor, directions: int) -> tuple[Tensor, Tensor, Tensor]:
     return torch.arange(batch)[None], times, torch.arange(directions)[:, None]
 
 
+def _recurrent_weight_grad(dgh: Tensor, out: Tensor, direction: int) -> Tensor:
+    """sum over rows b and times t of dgh[b, t]^T h_prev[b, t]: [B, T, G] x [B, T, H] -> [G, H].
+
+    h_prev is the state one step earlier (forward) or later (backward direction), zero past the ends and at
+    padded steps. Without copying either tensor: pair the flattened (b, t) rows shifted by one, then take
+    away the pairs that straddle two rows of the batch ((b, 0) with (b - 1, T - 1) forward).
+    """
+    flat_g, flat_h = dgh.flatten(0, 1), out.flatten(0, 1)
+    if direction == 0:
+        return flat_g[1:].t() @ flat_h[:-1] - dgh[1:, 0].t() @ out[:-1, -1]
+    return flat_g[:-1].t() @ flat_h[1:] - dgh[:-1, -1].t() @ out[1:, 0]
+
+
 class NativeRecurrence(torch.autograd.Function):
     """x [B, T, I] with weights stacked over directions [D, G, *] -> (outputs [B, T, D * H], h_n [D, B, H])."""
 
@@ -219,14 +232,7 @@ class NativeRecurrence(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             dw_ih = (d_proj.t() @ x.reshape(batch * steps, inputs)).view(directions, gates_size, inputs)
         if ctx.needs_input_grad[2]:
-            # the state before each step: one step earlier forward, one step later backward (zeros past the ends)
-            before = (slice(1, None), slice(None, -1))
-            after = (slice(None, -1), slice(1, None))
-            dw_hh = torch.stack([
-                dgh[:, (before, after)[d][0], d].reshape(-1, gates_size).t()
-                @ out[:, (before, after)[d][1], d].reshape(-1, hidden)
-                for d in range(directions)
-            ])
+            dw_hh = torch.stack([_recurrent_weight_grad(dgh[:, :, d], out[:, :, d], d) for d in range(directions)])
         db_ih = d_proj.sum(0).view(directions, gates_size)
         db_hh = db_ih if dgh is dgi else dgh.sum((0, 1))
         return dx, dw_ih, dw_hh, db_ih, db_hh, None, None
