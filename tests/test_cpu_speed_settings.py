@@ -1,0 +1,45 @@
+"""The CPU speed settings a run applies: freed memory kept for reuse, the fused optimizer step."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import compose_config
+from rnnlab.build import build_data, build_task
+
+# In a fresh process: allocate and free 256 MiB, then read how much of it the process still holds.
+SCRIPT = """
+import sys, torch
+from rnnlab.memory import reuse_freed_memory
+def resident_mib():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+if sys.argv[1] == "on":
+    assert reuse_freed_memory()
+before = resident_mib()
+block = torch.ones(64 * 2**20)
+del block
+print(resident_mib() - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator settings (Linux)")
+def test_freed_memory_is_kept_for_the_next_tensors_only_when_asked():
+    kept = {}
+    for mode in ("on", "off"):
+        done = subprocess.run([sys.executable, "-c", SCRIPT, mode], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        kept[mode] = float(done.stdout)
+    assert kept["on"] > 200 and kept["off"] < 50, kept
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_the_optimizer_step_is_fused_on_the_cpu_unless_turned_off(tmp_path, fused):
+    config, _ = compose_config(tmp_path, f"optimizer.fused={str(fused).lower()}", "optimizer.scheduler=none")
+    task = build_task(config, build_data(config).spec)
+    optimizer = task.configure_optimizers()
+    assert isinstance(optimizer, torch.optim.Adam)
+    assert bool(optimizer.defaults["fused"]) is fused
