@@ -43,25 +43,19 @@ def _check(done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     return done
 
 
-# `python -m rnnlab`, but with subnormals flushed before anything runs, so that every OpenMP thread inherits it
-FLUSH_FIRST = ("import sys, torch; torch.set_flush_denormal(True); sys.argv[0] = 'rnnlab'; "
-               "from rnnlab.cli import main; main()")
-
-
 def runner_command(archive: Path, cell: str, batches: int, threads: int | None, precision: str = "cpu",
-                   impl: str = "auto", progress_bar: str = "rich", flush_first: bool = False) -> list[str]:
+                   impl: str = "auto", progress_bar: str = "rich") -> list[str]:
     """`python -m rnnlab` on the tutorial recipe, one epoch cut to `batches` training batches."""
-    start = ["-c", FLUSH_FIRST] if flush_first else ["-m", "rnnlab"]
     threads_option = [] if threads is None else [f"trainer.num_threads={threads}"]
-    return [sys.executable, *start, *threads_option, "experiment=imdb_tutorial", f"data.path={archive}",
+    return [sys.executable, "-m", "rnnlab", *threads_option, "experiment=imdb_tutorial", f"data.path={archive}",
             f"model={cell}", f"model.impl={impl}", f"trainer={precision}", "trainer.max_epochs=1",
             f"trainer.limit_train_batches={batches}", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
             "trainer.num_sanity_val_steps=0", f"callbacks.progress_bar={progress_bar}", "print_config=false"]
 
 
 def runner_leg(key: str, archive: Path, cell: str, batches: int, threads: int | None, precision: str = "cpu",
-               impl: str = "auto", flush_first: bool = False) -> Leg:
-    command = runner_command(archive, cell, batches, threads, precision, impl, flush_first=flush_first)
+               impl: str = "auto") -> Leg:
+    command = runner_command(archive, cell, batches, threads, precision, impl)
     return Leg(key, command, "runner")
 
 
