@@ -25,10 +25,14 @@
 typedef float vf __attribute__((vector_size(64), aligned(4), may_alias));
 typedef int vi __attribute__((vector_size(64), aligned(4), may_alias));
 #define LANES 16
-#define TILE_ROWS 4
+#if defined(__AVX512F__)
+#define TILE_ROWS 8 /* 16 accumulators of the 32 vector registers */
+#else
+#define TILE_ROWS 2 /* a vector of 16 floats takes 2-4 registers: keep the accumulators in the 16 */
+#endif
 #define TILE_COLS 32
 
-static inline vf splat(float a) { return (vf){0} + a; }
+static inline vf splat(float a) { return (vf){a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a}; }
 static inline vf load(const float *p) { return *(const vf *)p; }
 static inline void store(float *p, vf v) { *(vf *)p = v; }
 static inline vf load_n(const float *p, int n) {
