@@ -3,11 +3,12 @@
 The Python loops in fused_cells.py make a handful of torch calls per time step; at the tutorial shapes
 (64 rows, 64 units) each call costs more in dispatch than in arithmetic. The C file runs each pass's
 loop in one call, split over torch's OpenMP threads, reading and writing the caller's batch-major
-tensors in place (no reordering copies). It is compiled with the
-system's C compiler (`$CC`, else `cc`) on first use, for this CPU (`-march=native`), into
-`$RNNLAB_KERNEL_DIR` (default `~/.cache/rnnlab/kernels`), keyed by source, compiler flags and CPU, so a
-shared home folder on a cluster of different machines holds one build per CPU type. Without a compiler
-the Python loops run instead (same results, slower), said once in the log.
+tensors in place (no reordering copies).
+
+It is compiled with the system's C compiler (`$CC`, else `cc`) on first use, for this CPU
+(`-march=native`), into `$RNNLAB_KERNEL_DIR` (default `~/.cache/rnnlab/kernels`), keyed by source,
+compiler flags and CPU, so a home folder shared by different machines holds one build per CPU type.
+Without a compiler the Python loops run instead (same results, slower), said once in the log.
 """
 
 from __future__ import annotations
