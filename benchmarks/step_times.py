@@ -6,7 +6,10 @@ the tutorial config composed by Hydra) with a clock callback; the raw loop is be
 with the runner's settings on the same batches. One thread, so the runner's late subnormal flag reaches the
 only computing thread (see flush_threads.py).
 
-    python benchmarks/step_times.py [--cell rnn --batches 40]
+    python benchmarks/step_times.py [--cell rnn --batches 40 --rounds 3]
+
+On a shared machine give --rounds: the legs then run in turn that many times and each leg reports the
+median of its rounds (with their spread), so that a burst of load does not land on one leg only.
 """
 
 from __future__ import annotations
@@ -75,17 +78,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="rnn")
     parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=1, help="run the legs in turn this many times")
     args = parser.parse_args()
     torch.set_flush_denormal(True)
     torch.set_num_threads(1)
+    rounds: dict[str, list[list[float]]] = {}
     with tempfile.TemporaryDirectory(prefix="rnnlab-bench-") as folder:
         arrays = save_batches(DEFAULT_ARCHIVE, args.batches, Path(folder))
-        legs = {"raw loop": raw_steps(args.cell, arrays),
-                "runner, rich progress bar": runner_steps(args.cell, args.batches, "rich"),
-                "runner, no progress bar": runner_steps(args.cell, args.batches, "none")}
-    print(f"{args.cell}, {args.batches} batches, one thread: first step / median of the others (ms)")
-    for name, steps in legs.items():
-        print(f"  {name:<26} {1e3 * steps[0]:6.0f} / {1e3 * statistics.median(steps[1:]):5.1f}")
+        for _ in range(args.rounds):
+            rounds.setdefault("raw loop", []).append(raw_steps(args.cell, arrays))
+            rounds.setdefault("runner, rich progress bar", []).append(runner_steps(args.cell, args.batches, "rich"))
+            rounds.setdefault("runner, no progress bar", []).append(runner_steps(args.cell, args.batches, "none"))
+    print(f"{args.cell}, {args.batches} batches, one thread, {args.rounds} round(s): "
+          "first step / median of the others (ms)" + (" [per round]" if args.rounds > 1 else ""))
+    for name, legs in rounds.items():
+        firsts, medians = [1e3 * steps[0] for steps in legs], [1e3 * statistics.median(steps[1:]) for steps in legs]
+        spread = f"  [{' '.join(f'{m:.1f}' for m in medians)}]" if args.rounds > 1 else ""
+        print(f"  {name:<26} {statistics.median(firsts):6.0f} / {statistics.median(medians):5.1f}{spread}")
 
 
 if __name__ == "__main__":

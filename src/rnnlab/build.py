@@ -75,7 +75,7 @@ def build_callbacks(cfg: Config, task: RecurrentTask, run_dir: Path) -> list[Cal
     if c.lr_monitor and cfg.logger.kind != "none":
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     if c.progress_bar == "rich":
-        callbacks.append(RichProgressBar(leave=True))
+        callbacks.append(RichProgressBar(refresh_rate=c.progress_bar_refresh_rate, leave=True))
     elif c.progress_bar == "tqdm":
         callbacks.append(TQDMProgressBar())
     return callbacks

@@ -275,12 +275,14 @@ class CallbacksConfig:
     min_delta: float = 0.0
     lr_monitor: bool = True
     progress_bar: str = "rich"
+    progress_bar_refresh_rate: int = 10
 
     def check(self) -> None:
         if self.mode is not None:
             _choice("callbacks.mode", self.mode, ("min", "max"))
         _at_least("callbacks.patience", self.patience, 1)
         _choice("callbacks.progress_bar", self.progress_bar, PROGRESS_BARS)
+        _at_least("callbacks.progress_bar_refresh_rate", self.progress_bar_refresh_rate, 1)
 
 
 LOGGERS = ("tensorboard", "csv", "none")

@@ -67,6 +67,12 @@ class ReviewSet(Dataset):
     def __getitem__(self, i: int) -> Batch:
         return self.tokens[i], self.lengths[i], self.labels[i], self.rows[i]
 
+    def __getitems__(self, indices: list[int]) -> Batch:
+        """Reviews `indices` as one batch: one gather per column (the DataLoader calls this for every batch;
+        64 `__getitem__` calls and their stacking took about 1 ms)."""
+        index = torch.as_tensor(indices)
+        return self.tokens[index], self.lengths[index], self.labels[index], self.rows[index]
+
 
 class LengthBuckets(Sampler[list[int]]):
     """Batches of reviews of similar length: sort within pools of 50 batches, then shuffle the batches.
@@ -103,10 +109,10 @@ class LengthBuckets(Sampler[list[int]]):
 
 
 def trim_padding(pad_side: str):
-    """A collate function that stacks reviews and cuts the columns that are padding in every row."""
+    """A collate function that cuts the columns that are padding in every row of a batch (`ReviewSet.__getitems__`)."""
 
-    def collate(items: list[Batch]) -> Batch:
-        tokens, lengths, labels, rows = (torch.stack(column) for column in zip(*items))
+    def collate(batch: Batch) -> Batch:
+        tokens, lengths, labels, rows = batch
         width = max(int(lengths.max()), 1)
         tokens = tokens[:, :width] if pad_side == "post" else tokens[:, tokens.shape[1] - width :]
         return tokens, lengths, labels, rows

@@ -61,34 +61,40 @@ class ClassifyTask(RecurrentTask):
         Post-padded rows run with exact lengths. Pre-padded rows run over their leading pads, as in
         Keras (fast, and the forward direction still ends on the last word), except bidirectional
         encoders, whose backward direction would end on pads: their rows are moved to the front first.
+        Work a step does not need is skipped (it is per-step overhead beside a fast recurrence): the pad
+        mask unless pooling or attention reads it, dropout layers with p = 0.
         """
-        lengths = lengths.clamp(min=1)
-        if self.spec.text["pad"] == "pre" and not self.encoder.bidirectional:
-            _, summary = self.encoder(self.embed(tokens), mask=tokens != PAD_ID)
+        pre_padded = self.spec.text["pad"] == "pre"
+        if pre_padded and not self.encoder.bidirectional:
+            reads_mask = self.encoder.pooling != "last" or self.encoder.attention is not None
+            _, summary = self.encoder(self.embed(tokens), mask=tokens != PAD_ID if reads_mask else None)
         else:
-            if self.spec.text["pad"] == "pre":
+            lengths = lengths.clamp(min=1)
+            if pre_padded:
                 tokens = align_left(tokens, lengths)
             _, summary = self.encoder(self.embed(tokens), lengths=lengths)
-        return self.head(summary).squeeze(-1)
+        head_dropout, linear = self.head
+        return linear(head_dropout(summary) if head_dropout.p else summary).squeeze(-1)
 
     def embed(self, tokens: Tensor) -> Tensor:
-        return self.embedding_dropout(self.embedding(tokens))
+        vectors = self.embedding(tokens)
+        return self.embedding_dropout(vectors) if self.embedding_dropout.p else vectors
 
     def _step(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
+        """Loss, logits [B] and labels of a batch."""
         tokens, lengths, labels, _ = batch
         logits = self(tokens, lengths)
         loss = nn.functional.binary_cross_entropy_with_logits(logits, labels.float())
-        return loss, torch.sigmoid(logits.float()), labels
+        return loss, logits, labels
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         loss, _, _ = self._step(batch)
-        self.check_finite(loss)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
-        self.log("train/loss_step", loss, on_step=True, on_epoch=False)
+        self.log_train_loss(loss, len(batch[0]), batch_idx)
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        loss, probabilities, labels = self._step(batch)
+        loss, logits, labels = self._step(batch)
+        probabilities = torch.sigmoid(logits.float())
         self.log("val/loss", loss, prog_bar=True, sync_dist=True)
         self.val_metrics.update(probabilities, labels)
         self.log_dict(self.val_metrics, prog_bar=False)
@@ -97,7 +103,8 @@ class ClassifyTask(RecurrentTask):
         self.test_outputs = []
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
-        loss, probabilities, labels = self._step(batch)
+        loss, logits, labels = self._step(batch)
+        probabilities = torch.sigmoid(logits.float())
         self.log("test/loss", loss, sync_dist=True)
         self.test_metrics.update(probabilities, labels)
         self.test_confusion.update(probabilities, labels)

@@ -55,9 +55,7 @@ class ForecastTask(RecurrentTask):
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         windows, targets = batch
         loss = nn.functional.mse_loss(self(windows), targets)
-        self.check_finite(loss)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
-        self.log("train/loss_step", loss, on_step=True, on_epoch=False)
+        self.log_train_loss(loss, len(batch[0]), batch_idx)
         return loss
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:

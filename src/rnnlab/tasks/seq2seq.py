@@ -78,9 +78,7 @@ class Seq2SeqTask(RecurrentTask):
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         loss, _ = self._teacher_forced(batch, self.decode_cfg.teacher_forcing)
-        self.check_finite(loss)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
-        self.log("train/loss_step", loss, on_step=True, on_epoch=False)
+        self.log_train_loss(loss, len(batch[0]), batch_idx)
         return loss
 
     def _words(self, ids: list[int]) -> list[str]:
