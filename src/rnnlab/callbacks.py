@@ -13,10 +13,12 @@ import torch
 from pytorch_lightning.trainer.states import TrainerFn
 
 from rnnlab.cpu_flags import set_flush_denormal_everywhere
+from rnnlab.memory import reuse_freed_memory
 
 
-def configure_torch(flush_denormal: bool, num_threads: int | None) -> None:
-    """Flush subnormal floats to zero and set the thread count for this process.
+def configure_torch(flush_denormal: bool, num_threads: int | None, reuse_memory: bool = False) -> None:
+    """Flush subnormal floats to zero, set the thread count and (`reuse_memory`) keep freed memory for
+    reuse (rnnlab/memory.py) in this process.
 
     Back-propagation through long sequences drives many gradients into the subnormal range, which the
     CPU handles in a slow path (5-7x slower LSTM training on IMDB-sized inputs); TensorFlow flushes
@@ -26,6 +28,8 @@ def configure_torch(flush_denormal: bool, num_threads: int | None) -> None:
     if num_threads is not None:
         torch.set_num_threads(num_threads)
     set_flush_denormal_everywhere(flush_denormal)
+    if reuse_memory:
+        reuse_freed_memory()
 
 
 def threads_per_job(n_jobs: int, cores: int | None = None) -> int:
@@ -41,11 +45,11 @@ def threads_per_job(n_jobs: int, cores: int | None = None) -> int:
 class TorchSettings(pl.Callback):
     """Applies `configure_torch` in whichever process trains (launcher workers, DDP ranks)."""
 
-    def __init__(self, flush_denormal: bool, num_threads: int | None) -> None:
-        self.flush_denormal, self.num_threads = flush_denormal, num_threads
+    def __init__(self, flush_denormal: bool, num_threads: int | None, reuse_memory: bool = False) -> None:
+        self.flush_denormal, self.num_threads, self.reuse_memory = flush_denormal, num_threads, reuse_memory
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        configure_torch(self.flush_denormal, self.num_threads)
+        configure_torch(self.flush_denormal, self.num_threads, self.reuse_memory)
 
 
 class FitState(pl.Callback):

@@ -243,6 +243,7 @@ class TrainerConfig:
     fast_dev_run: Any = False
     flush_denormal: bool = True
     num_threads: Optional[int] = None
+    reuse_memory: bool = True
 
     def check(self) -> None:
         _choice("trainer.accelerator", self.accelerator, ACCELERATORS)
@@ -309,6 +310,7 @@ class OptimizerConfig:
     plateau_factor: float = 0.5
     plateau_patience: int = 2
     warmup_fraction: float = 0.3
+    fused: bool = True
 
     def check(self) -> None:
         _choice("optimizer.name", self.name, OPTIMIZERS)

@@ -19,6 +19,7 @@ from rnnlab.errors import UserError
 HIGHER_IS_BETTER = ("acc", "f1", "auroc", "precision", "recall", "bleu", "match")
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+FUSED_DEVICES = ("cpu", "cuda")  # where torch has fused Adam/AdamW kernels
 
 
 class RecurrentTask(pl.LightningModule):
@@ -47,7 +48,10 @@ class RecurrentTask(pl.LightningModule):
 
     def configure_optimizers(self) -> Any:
         cfg = self.optimizer_cfg
-        optimizer = OPTIMIZERS[cfg.name](self.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        fused = cfg.fused and all(p.device.type in FUSED_DEVICES and p.is_floating_point() for p in self.parameters())
+        optimizer = OPTIMIZERS[cfg.name](
+            self.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None  # None: torch's loop
+        )
         if cfg.scheduler == "none":
             return optimizer
         if cfg.scheduler == "onecycle":
