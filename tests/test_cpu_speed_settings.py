@@ -43,3 +43,12 @@ def test_the_optimizer_step_is_fused_on_the_cpu_unless_turned_off(tmp_path, fuse
     optimizer = task.configure_optimizers()
     assert isinstance(optimizer, torch.optim.Adam)
     assert bool(optimizer.defaults["fused"]) is fused
+
+
+def test_bf16_training_clips_gradients_with_the_fused_optimizer(tmp_path):
+    """Lightning refuses clipping with optimizers that unscale fp16 gradients themselves; bf16 scales nothing."""
+    from conftest import run_in_process
+
+    metrics, _ = run_in_process(tmp_path, "trainer=bf16", "trainer.gradient_clip_val=1.0", "trainer.max_epochs=1",
+                                "data.length=300")
+    assert metrics["status"] == "ok"

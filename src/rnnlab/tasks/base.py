@@ -48,10 +48,13 @@ class RecurrentTask(pl.LightningModule):
 
     def configure_optimizers(self) -> Any:
         cfg = self.optimizer_cfg
-        fused = cfg.fused and all(p.device.type in FUSED_DEVICES and p.is_floating_point() for p in self.parameters())
         optimizer = OPTIMIZERS[cfg.name](
-            self.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None  # None: torch's loop
+            self.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=self._fused_update() or None
         )
+        if optimizer.defaults["fused"] and self._precision() == "bf16-mixed":
+            # bf16 needs no loss scaling, so the fused kernel's own unscaling never runs; Lightning refuses
+            # gradient clipping with any optimizer that has it, unless told it does not apply
+            optimizer._step_supports_amp_scaling = False
         if cfg.scheduler == "none":
             return optimizer
         if cfg.scheduler == "onecycle":
@@ -64,6 +67,16 @@ class RecurrentTask(pl.LightningModule):
             optimizer, mode=self.mode, factor=cfg.plateau_factor, patience=cfg.plateau_patience
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor}}
+
+    def _precision(self) -> str:
+        return str(self.trainer.precision) if self._trainer is not None else "32-true"
+
+    def _fused_update(self) -> bool:
+        """`optimizer.fused`, where torch has the kernel for every parameter and Lightning can clip with it
+        (not under fp16 loss scaling: the kernel unscales inside, after clipping would have to happen)."""
+        if not self.optimizer_cfg.fused or self._precision() == "16-mixed":
+            return False
+        return all(p.device.type in FUSED_DEVICES and p.is_floating_point() for p in self.parameters())
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         stamp(checkpoint)
