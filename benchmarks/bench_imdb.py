@@ -105,8 +105,8 @@ def main() -> None:
                f"--cells {' '.join(args.cells)}")
     text = (f"## Training throughput (samples/s)\n\nMachine: {machine()}.\nCommand: `{command}` (`make bench`). "
             f"Median of {args.repeats} interleaved runs of each leg on the first {args.batches} real training "
-            f"batches (64 × 200 tokens); Keras's first 2 batches (graph tracing) are not timed, every other "
-            f"leg's are. Threads per leg: {args.threads or 'each library default (one per core)'}.{note}\n\n"
+            f"batches (64 × 200 tokens); every leg's first 2 batches (Keras: graph tracing; PyTorch: lazy set-up) "
+            f"are not timed. Threads per leg: {args.threads or 'each library default (one per core)'}.{note}\n\n"
             f"{table(rates, args.cells)}\n\n"
             f"Time from `python -m rnnlab experiment=imdb_tutorial ...` to the end of its first training step "
             f"(imports, config, cached arrays, model, trainer): median {first_step:.1f} s.")

@@ -6,7 +6,8 @@ Two settings:
                       rnnlab's RecurrentLayer with --impl, Keras init, gradient clipping at 1.0, fused Adam,
                       optional bf16 autocast. Beside the runner leg
                       with the same options it measures the runner's own overhead (Lightning, Hydra, callbacks).
-Samples/s are timed like the runner's ThroughputMeter: every batch, the first included.
+Samples/s are timed as the runner's ThroughputMeter and the Keras leg time them: after the first `--warmup`
+batches (one-off start-up work).
 
     python benchmarks/raw_loop.py TOKENS.npy LABELS.npy --cell lstm --settings default
 """
@@ -45,13 +46,15 @@ class Classifier(nn.Module):
         return self.head(h_n[-1]).squeeze(-1)
 
 
-def train(tokens: np.ndarray, labels: np.ndarray, model: nn.Module, runner: bool, bf16: bool) -> float:
-    """Samples/s over one pass through the batches (forward, backward, clip, Adam step)."""
+def train(tokens: np.ndarray, labels: np.ndarray, model: nn.Module, runner: bool, bf16: bool, warmup: int) -> float:
+    """Samples/s over one pass through the batches after the first `warmup` (forward, backward, clip, Adam)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=runner or None)
     clip = 1.0 if runner else None
     precision = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     start = time.perf_counter()
-    for batch_tokens, batch_labels in zip(tokens, labels):
+    for index, (batch_tokens, batch_labels) in enumerate(zip(tokens, labels)):
+        if index == warmup:
+            start = time.perf_counter()
         x, y = torch.from_numpy(batch_tokens), torch.from_numpy(batch_labels).float()
         with precision:
             loss = nn.functional.binary_cross_entropy_with_logits(model(x).float(), y)
@@ -60,7 +63,7 @@ def train(tokens: np.ndarray, labels: np.ndarray, model: nn.Module, runner: bool
         if clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
-    return tokens.shape[0] * tokens.shape[1] / (time.perf_counter() - start)
+    return (tokens.shape[0] - warmup) * tokens.shape[1] / (time.perf_counter() - start)
 
 
 def main() -> None:
@@ -72,6 +75,7 @@ def main() -> None:
     parser.add_argument("--impl", choices=("auto", "torch", "fused"), default="auto")
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's, one per core)")
+    parser.add_argument("--warmup", type=int, default=2, help="first batches not timed")
     args = parser.parse_args()
     runner = args.settings == "runner"
     if runner:
@@ -84,7 +88,7 @@ def main() -> None:
     if runner:
         initialize_(model, "keras")
     tokens, labels = np.load(args.tokens), np.load(args.labels)
-    rate = train(tokens, labels, model, runner, bf16=args.bf16)
+    rate = train(tokens, labels, model, runner, bf16=args.bf16, warmup=args.warmup)
     print(json.dumps({"samples_per_s": rate, "torch": torch.__version__}))
 
 

@@ -52,3 +52,19 @@ def test_bf16_training_clips_gradients_with_the_fused_optimizer(tmp_path):
     metrics, _ = run_in_process(tmp_path, "trainer=bf16", "trainer.gradient_clip_val=1.0", "trainer.max_epochs=1",
                                 "data.length=300")
     assert metrics["status"] == "ok"
+
+
+@pytest.mark.parametrize("warmup, expected", [(1, 24 / 3), (5, 32 / 13)])
+def test_throughput_leaves_out_the_warmup_batches_unless_no_other_batch_ran(monkeypatch, warmup, expected):
+    from rnnlab import callbacks
+
+    clock = iter([0.0, 10.0, 11.0, 12.0, 13.0])  # the epoch starts, then 4 batches of 8: 10 s, 1 s, 1 s, 1 s
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: next(clock))
+    meter = callbacks.ThroughputMeter(warmup_batches=warmup)
+    meter.on_train_epoch_start(None, None)
+    for _ in range(4):
+        meter.on_train_batch_end(None, None, None, (torch.zeros(8),), 0)
+    assert meter.samples_per_second == pytest.approx(expected)
+    resumed = callbacks.ThroughputMeter(warmup_batches=warmup)
+    resumed.load_fit_state(meter.fit_state())
+    assert resumed.samples_per_second == meter.samples_per_second

@@ -59,7 +59,7 @@ def build_callbacks(cfg: Config, task: RecurrentTask, run_dir: Path) -> list[Cal
     callbacks: list[Callback] = [
         TorchSettings(cfg.trainer.flush_denormal, cfg.trainer.num_threads, cfg.trainer.reuse_memory),
         MetricHistory(),
-        ThroughputMeter(),
+        ThroughputMeter(c.throughput_warmup_batches),
         RandomState(),
         StopRecorder(run_dir),
         # written when each epoch ends, after its history row: the point a resumed run continues from

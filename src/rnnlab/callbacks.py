@@ -101,11 +101,20 @@ class MetricHistory(FitState):
 
 
 class ThroughputMeter(FitState):
-    """Training samples per second over the training batches only (validation time excluded)."""
+    """Training samples per second over the training batches only (validation time excluded).
 
-    def __init__(self) -> None:
-        self.samples = 0
-        self.seconds = 0.0
+    The first `warmup_batches` batches of a fit are left out when there are more: they carry one-off
+    start-up work (lazy set-up of kernels and allocations), as Keras's first batches carry its graph
+    tracing, so the figure compares steady training speed. A fit with no batch past them reports all.
+    """
+
+    key = "throughput"
+
+    def __init__(self, warmup_batches: int = 0) -> None:
+        self.warmup_batches = warmup_batches
+        self.batches = 0
+        self.samples = {"all": 0, "steady": 0}
+        self.seconds = {"all": 0.0, "steady": 0.0}
         self._last = 0.0
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -114,21 +123,26 @@ class ThroughputMeter(FitState):
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:
         now = time.perf_counter()
-        self.seconds += now - self._last
+        self.batches += 1
+        parts = ("all", "steady") if self.batches > self.warmup_batches else ("all",)
+        for part in parts:
+            self.seconds[part] += now - self._last
+            self.samples[part] += len(batch[0])
         self._last = now
-        self.samples += len(batch[0])
-
-    key = "throughput"
 
     def fit_state(self) -> dict[str, Any]:
-        return {"samples": self.samples, "seconds": self.seconds}
+        return {"batches": self.batches, "samples": dict(self.samples), "seconds": dict(self.seconds)}
 
     def load_fit_state(self, state: dict[str, Any]) -> None:
-        self.samples, self.seconds = state["samples"], state["seconds"]
+        if not isinstance(state["samples"], dict):  # checkpoints from before the warm-up split
+            state = {"batches": 0, "samples": {"all": state["samples"], "steady": 0},
+                     "seconds": {"all": state["seconds"], "steady": 0.0}}
+        self.batches, self.samples, self.seconds = state["batches"], state["samples"], state["seconds"]
 
     @property
     def samples_per_second(self) -> float:
-        return self.samples / self.seconds if self.seconds else 0.0
+        part = "steady" if self.samples["steady"] else "all"
+        return self.samples[part] / self.seconds[part] if self.seconds[part] else 0.0
 
 
 class RandomState(FitState):

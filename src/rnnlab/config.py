@@ -277,6 +277,7 @@ class CallbacksConfig:
     lr_monitor: bool = True
     progress_bar: str = "rich"
     progress_bar_refresh_rate: int = 10
+    throughput_warmup_batches: int = 2
 
     def check(self) -> None:
         if self.mode is not None:
@@ -284,6 +285,7 @@ class CallbacksConfig:
         _at_least("callbacks.patience", self.patience, 1)
         _choice("callbacks.progress_bar", self.progress_bar, PROGRESS_BARS)
         _at_least("callbacks.progress_bar_refresh_rate", self.progress_bar_refresh_rate, 1)
+        _at_least("callbacks.throughput_warmup_batches", self.throughput_warmup_batches, 0)
 
 
 LOGGERS = ("tensorboard", "csv", "none")

@@ -34,11 +34,12 @@ def torch_recurrence(rnn: nn.RNNBase, x: Tensor, lengths: Tensor | None) -> tupl
 class RecurrentLayer(nn.Module):
     """One layer of `cell`; `impl` = torch (`nn.*`), fused (ours, faster on CPU) or auto (the fastest).
 
-    `auto` runs our fused recurrence on the CPU wherever it is faster than PyTorch's kernels: always for
-    GRU and RNN, and for LSTM with variable lengths (packed sequences leave oneDNN); full-length LSTM and
-    GPUs (cuDNN) run `nn.*`. The fused recurrence computes in fp32 even under autocast: on the CPU, bf16
-    autocast slows GRU and RNN down (only oneDNN's LSTM gains from it), so mixed precision is used only
-    where it is faster for the cell (benchmarks/results.md).
+    `auto` runs our fused recurrence (time loops compiled from recurrence_kernels.c) on the CPU wherever it
+    is faster than PyTorch's kernels: always for GRU and RNN, and for LSTM with variable lengths (packed
+    sequences leave oneDNN); full-length LSTM (oneDNN) and GPUs (cuDNN) run `nn.*`. The fused recurrence
+    computes in fp32 even under autocast: on the CPU, bf16 autocast slows GRU and RNN down (only oneDNN's
+    LSTM gains from it), so mixed precision is used only where it is faster for the cell
+    (benchmarks/results.md).
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, bidirectional: bool, impl: str = "auto") -> None:
