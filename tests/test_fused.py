@@ -228,3 +228,19 @@ def test_rejects_bad_arguments() -> None:
         layer(torch.randn(2, 3, 2), torch.tensor([0, 3]))
     with pytest.raises(ValueError, match="lengths"):
         layer(torch.randn(2, 3, 2), torch.tensor([4, 3]))
+
+
+@pytest.mark.parametrize("cell", list(TORCH_CELLS))
+def test_under_bf16_autocast_the_layer_computes_in_fp32(cell: str, loops: str) -> None:
+    """Autocast would hand the recurrence bf16 projections; the layer keeps its own maths in fp32."""
+    torch.manual_seed(0)
+    layer = FusedRecurrentLayer(cell, 5, 6, bidirectional=True)
+    x, lengths = torch.randn(4, 7, 5, requires_grad=True), torch.tensor([7, 3, 5, 1])
+    expected = layer(x, lengths)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        actual = layer(x, lengths)
+    assert actual[0].dtype == torch.float32
+    torch.testing.assert_close(actual[0], expected[0])
+    torch.testing.assert_close(actual[1], expected[1])
+    (grad,) = torch.autograd.grad(actual[0].sum(), x)
+    assert grad.dtype == torch.float32 and torch.isfinite(grad).all()

@@ -73,6 +73,7 @@ class _FusedRecurrence(torch.autograd.Function):
     """x [B, T, I], weights stacked over directions [D, G, *] -> (outputs [B, T, D * H], h_n [D, B, H])."""
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)  # bf16 slows these loops on the CPU
     def forward(ctx, x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, plan: _Plan, cell_name: str):
         cell = CELLS[cell_name]
         batch, steps, _ = x.shape
@@ -90,6 +91,7 @@ class _FusedRecurrence(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
+    @torch.amp.custom_bwd(device_type="cpu")
     def backward(ctx, d_outputs: Tensor, d_h_n: Tensor):
         x, w_ih, w_hh = ctx.saved_tensors
         plan, cell, states = ctx.plan, ctx.cell, ctx.states

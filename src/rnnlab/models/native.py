@@ -122,6 +122,8 @@ def _pointer(tensor: Tensor) -> ctypes.c_void_p:
 
 def _call(function: str, rows: tuple[Tensor, Tensor], hidden: int, *tensors: Tensor) -> None:
     """`function(B, T, D, H, lengths, order, *tensors, threads)`; the first tensor is [B, T, D, *]."""
+    if any(t.dtype != torch.float32 or not t.is_contiguous() for t in tensors):  # the C side reads raw floats
+        raise TypeError(f"{function} takes contiguous float32 tensors, got {[(t.dtype, t.stride()) for t in tensors]}")
     batch, steps, directions = tensors[0].shape[:3]
     status = getattr(kernels(), function)(batch, steps, directions, hidden, *map(_pointer, (*rows, *tensors)),
                                           torch.get_num_threads())
@@ -199,6 +201,7 @@ class NativeRecurrence(torch.autograd.Function):
     """x [B, T, I] with weights stacked over directions [D, G, *] -> (outputs [B, T, D * H], h_n [D, B, H])."""
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)  # the kernels read fp32 only
     def forward(ctx, x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, lengths: Tensor | None,
                 cell_name: str):
         batch, steps, inputs = x.shape
@@ -218,6 +221,7 @@ class NativeRecurrence(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
+    @torch.amp.custom_bwd(device_type="cpu")
     def backward(ctx, d_outputs: Tensor, d_h_n: Tensor):
         x, w_ih, w_hh, out = ctx.saved_tensors
         batch, steps, inputs = x.shape

@@ -73,7 +73,7 @@ class RecurrentTask(pl.LightningModule):
 
     def _fused_update(self) -> bool:
         """`optimizer.fused`, where torch has the kernel for every parameter and Lightning can clip with it
-        (not under fp16 loss scaling: the kernel unscales inside, after clipping would have to happen)."""
+        (not under fp16 loss scaling: the kernel unscales the gradients inside its step, too late to clip)."""
         if not self.optimizer_cfg.fused or self._precision() == "16-mixed":
             return False
         return all(p.device.type in FUSED_DEVICES and p.is_floating_point() for p in self.parameters())
