@@ -46,9 +46,7 @@ def _plan(batch: int, steps: int, directions: int, lengths: Tensor | None, devic
         lens = torch.full((batch,), steps, device=device)
         perm = pos = torch.arange(batch, device=device)
     else:
-        lens = lengths.to(device=device, dtype=torch.long)
-        if lens.shape != (batch,) or bool((lens < 1).any()) or bool((lens > steps).any()):
-            raise ValueError(f"lengths must be {batch} values in [1, {steps}], got {lengths.tolist()}")
+        lens = native.check_lengths(lengths.to(device=device, dtype=torch.long), batch, steps)
         perm = torch.argsort(lens, descending=True, stable=True)
         pos = torch.empty_like(perm)
         pos[perm] = torch.arange(batch, device=device)

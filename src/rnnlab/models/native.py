@@ -105,13 +105,18 @@ def _full_rows(batch: int, steps: int) -> tuple[Tensor, Tensor]:
     return torch.full((batch,), steps, dtype=torch.int32), torch.arange(batch, dtype=torch.int32)
 
 
+def check_lengths(lengths: Tensor, batch: int, steps: int) -> Tensor:
+    """`lengths`, if it holds one value in [1, steps] per row (both recurrences read them unchecked)."""
+    if lengths.shape != (batch,) or bool((lengths < 1).any()) or bool((lengths > steps).any()):
+        raise ValueError(f"lengths must be {batch} values in [1, {steps}], got {lengths.tolist()}")
+    return lengths
+
+
 def _rows(lengths: Tensor | None, batch: int, steps: int) -> tuple[Tensor, Tensor, bool]:
     """(real steps per row, rows longest first, whether every row is full) as the kernels read them."""
     if lengths is None:
         return (*_full_rows(batch, steps), True)
-    lens = lengths.to(device="cpu", dtype=torch.int32).contiguous()
-    if lens.shape != (batch,) or bool((lens < 1).any()) or bool((lens > steps).any()):
-        raise ValueError(f"lengths must be {batch} values in [1, {steps}], got {lengths.tolist()}")
+    lens = check_lengths(lengths.to(device="cpu", dtype=torch.int32).contiguous(), batch, steps)
     order = torch.argsort(lens, descending=True, stable=True).to(torch.int32)
     return lens, order, bool((lens == steps).all())
 
