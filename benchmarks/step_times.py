@@ -3,10 +3,10 @@
 The throughput table times every batch, the first included; this separates the one-off first step from the
 per-step cost. The runner is built in-process from its own pieces (`build_data`, `build_task`, `build_trainer`,
 the tutorial config composed by Hydra) with a clock callback; the raw loop is benchmarks/raw_loop.py's model
-with the runner's settings on the same batches. One thread, so the runner's late subnormal flag reaches the
-only computing thread (see flush_threads.py).
+with the runner's settings (subnormals flushed, freed memory kept, Keras init, clipping at 1.0, fused Adam,
+bf16 autocast with --precision bf16) on the same batches, in the same process.
 
-    python benchmarks/step_times.py [--cell rnn --batches 40 --rounds 3]
+    python benchmarks/step_times.py [--cell rnn --batches 40 --rounds 3 --threads 2 --precision bf16]
 
 On a shared machine give --rounds: the legs then run in turn that many times and each leg reports the
 median of its rounds (with their spread), so that a burst of load does not land on one leg only.
@@ -15,6 +15,7 @@ median of its rounds (with their spread), so that a burst of load does not land 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import tempfile
 import time
@@ -27,6 +28,7 @@ from imdb_batches import DEFAULT_ARCHIVE, save_batches, tutorial_config
 from raw_loop import Classifier
 
 from rnnlab.build import build_data, build_task, build_trainer
+from rnnlab.memory import reuse_freed_memory
 from rnnlab.models.init import initialize_
 
 
@@ -41,11 +43,11 @@ class Clock(pl.Callback):
         self.times.append(time.perf_counter())
 
 
-def runner_steps(cell: str, batches: int, progress_bar: str) -> list[float]:
+def runner_steps(cell: str, batches: int, progress_bar: str, threads: int, precision: str) -> list[float]:
     cfg = tutorial_config([f"data.path={DEFAULT_ARCHIVE}", f"model={cell}", "trainer.max_epochs=1",
-                           f"trainer.limit_train_batches={batches}", "trainer.limit_val_batches=1",
-                           "trainer.num_sanity_val_steps=0", "trainer.num_threads=1",
-                           f"callbacks.progress_bar={progress_bar}"])
+                           f"trainer={precision}", f"trainer.limit_train_batches={batches}",
+                           "trainer.limit_val_batches=1", "trainer.num_sanity_val_steps=0",
+                           f"trainer.num_threads={threads}", f"callbacks.progress_bar={progress_bar}"])
     pl.seed_everything(cfg.seed, verbose=False)
     data = build_data(cfg)
     task = build_task(cfg, data.spec)
@@ -57,15 +59,17 @@ def runner_steps(cell: str, batches: int, progress_bar: str) -> list[float]:
     return np.diff(clock.times).tolist()
 
 
-def raw_steps(cell: str, arrays: tuple[Path, Path]) -> list[float]:
+def raw_steps(cell: str, arrays: tuple[Path, Path], precision: str) -> list[float]:
     torch.manual_seed(0)
     model = Classifier(cell, "auto")
     initialize_(model, "keras")
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
     times = [time.perf_counter()]
     for x, y in zip(*(np.load(path) for path in arrays)):
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(torch.from_numpy(x)),
-                                                                    torch.from_numpy(y).float())
+        with autocast:
+            logits = model(torch.from_numpy(x)).float()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(y).float())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -79,17 +83,21 @@ def main() -> None:
     parser.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="rnn")
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=1, help="run the legs in turn this many times")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of both legs")
+    parser.add_argument("--precision", choices=("cpu", "bf16"), default="cpu", help="trainer preset (cpu: fp32)")
     args = parser.parse_args()
-    torch.set_flush_denormal(True)
-    torch.set_num_threads(1)
+    torch.set_flush_denormal(True)  # before any parallel op, so every OpenMP thread inherits it
+    torch.set_num_threads(args.threads)
+    reuse_freed_memory()
     rounds: dict[str, list[list[float]]] = {}
     with tempfile.TemporaryDirectory(prefix="rnnlab-bench-") as folder:
         arrays = save_batches(DEFAULT_ARCHIVE, args.batches, Path(folder))
         for _ in range(args.rounds):
-            rounds.setdefault("raw loop", []).append(raw_steps(args.cell, arrays))
-            rounds.setdefault("runner, rich progress bar", []).append(runner_steps(args.cell, args.batches, "rich"))
-            rounds.setdefault("runner, no progress bar", []).append(runner_steps(args.cell, args.batches, "none"))
-    print(f"{args.cell}, {args.batches} batches, one thread, {args.rounds} round(s): "
+            rounds.setdefault("raw loop", []).append(raw_steps(args.cell, arrays, args.precision))
+            for bar in ("rich", "none"):
+                steps = runner_steps(args.cell, args.batches, bar, args.threads, args.precision)
+                rounds.setdefault(f"runner, {'no' if bar == 'none' else bar} progress bar", []).append(steps)
+    print(f"{args.cell} {args.precision}, {args.batches} batches, {args.threads} thread(s), {args.rounds} round(s): "
           "first step / median of the others (ms)" + (" [per round]" if args.rounds > 1 else ""))
     for name, legs in rounds.items():
         firsts, medians = [1e3 * steps[0] for steps in legs], [1e3 * statistics.median(steps[1:]) for steps in legs]
