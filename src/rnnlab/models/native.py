@@ -2,8 +2,9 @@
 
 The Python loops in fused_cells.py make a handful of torch calls per time step; at the tutorial shapes
 (64 rows, 64 units) each call costs more in dispatch than in arithmetic. The C file runs each pass's
-loop in one call, split over torch's OpenMP threads, reading and writing the caller's batch-major
-tensors in place (no reordering copies).
+loop in one call, split over torch's OpenMP threads, reading and writing time-major tensors in place
+(the rows of one step side by side in memory). The layer's outputs are handed back as a batch-first view
+of them, so a stacked layer reads its input without a copy.
 
 It is compiled with the system's C compiler (`$CC`, else `cc`) on first use, for this CPU
 (`-march=native`), into `$RNNLAB_KERNEL_DIR` (default `~/.cache/rnnlab/kernels`), keyed by source,
@@ -126,10 +127,10 @@ def _pointer(tensor: Tensor) -> ctypes.c_void_p:
 
 
 def _call(function: str, rows: tuple[Tensor, Tensor], hidden: int, *tensors: Tensor) -> None:
-    """`function(B, T, D, H, lengths, order, *tensors, threads)`; the first tensor is [B, T, D, *]."""
+    """`function(B, T, D, H, lengths, order, *tensors, threads)`; the first tensor is [T, B, D, *]."""
     if any(t.dtype != torch.float32 or not t.is_contiguous() for t in tensors):  # the C side reads raw floats
         raise TypeError(f"{function} takes contiguous float32 tensors, got {[(t.dtype, t.stride()) for t in tensors]}")
-    batch, steps, directions = tensors[0].shape[:3]
+    steps, batch, directions = tensors[0].shape[:3]
     status = getattr(kernels(), function)(batch, steps, directions, hidden, *map(_pointer, (*rows, *tensors)),
                                           torch.get_num_threads())
     if status != 0:
@@ -139,8 +140,9 @@ def _call(function: str, rows: tuple[Tensor, Tensor], hidden: int, *tensors: Ten
 Allocate = Callable[..., Tensor]
 
 
-def _rnn_forward(gates: Tensor, out: Tensor, w_hh: Tensor, b_hh: Tensor, rows: tuple, new: Allocate) -> tuple:
-    _call("rnnlab_rnn_forward", rows, w_hh.shape[-1], gates, out, w_hh)
+def _rnn_forward(gates: Tensor, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor, rows: tuple,
+                 new: Allocate) -> tuple:
+    _call("rnnlab_rnn_forward", rows, w_hh.shape[-1], gates, out, w_hh, bias)
     return ()
 
 
@@ -150,10 +152,11 @@ def _rnn_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, rows: tupl
     return dpre, dpre
 
 
-def _gru_forward(gates: Tensor, out: Tensor, w_hh: Tensor, b_hh: Tensor, rows: tuple, new: Allocate) -> tuple:
+def _gru_forward(gates: Tensor, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor, rows: tuple,
+                 new: Allocate) -> tuple:
     hid = w_hh.shape[-1]
     gh = torch.empty_like(gates)  # read back only at real steps
-    _call("rnnlab_gru_forward", rows, hid, gates, gh, out, w_hh, b_hh[:, :hid].contiguous())
+    _call("rnnlab_gru_forward", rows, hid, gates, gh, out, w_hh, bias, b_hh[:, :hid].contiguous())
     return (gh,)
 
 
@@ -165,9 +168,10 @@ def _gru_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, rows: tupl
     return grads[..., hid:], grads[..., : 3 * hid]
 
 
-def _lstm_forward(gates: Tensor, out: Tensor, w_hh: Tensor, b_hh: Tensor, rows: tuple, new: Allocate) -> tuple:
+def _lstm_forward(gates: Tensor, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor, rows: tuple,
+                  new: Allocate) -> tuple:
     cells, tanh_c = torch.empty_like(out), torch.empty_like(out)  # read back only at real steps
-    _call("rnnlab_lstm_forward", rows, w_hh.shape[-1], gates, out, cells, tanh_c, w_hh)
+    _call("rnnlab_lstm_forward", rows, w_hh.shape[-1], gates, out, cells, tanh_c, w_hh, bias)
     return cells, tanh_c
 
 
@@ -183,28 +187,30 @@ PASSES = {"rnn": (_rnn_forward, _rnn_backward), "gru": (_gru_forward, _gru_backw
 
 
 def _last_steps(lens: Tensor, directions: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Index of h_n [D, B] in [B, T, D]: each row's last real step forward, its first step backward."""
+    """Index of h_n [D, B] in [T, B, D]: each row's last real step forward, its first step backward."""
     batch = lens.shape[0]
     times = torch.stack([lens.long() - 1, torch.zeros(batch, dtype=torch.long)][:directions])
-    return torch.arange(batch)[None], times, torch.arange(directions)[:, None]
+    return times, torch.arange(batch)[None], torch.arange(directions)[:, None]
 
 
 def _recurrent_weight_grad(dgh: Tensor, out: Tensor, direction: int) -> Tensor:
-    """sum over rows b and times t of dgh[b, t]^T h_prev[b, t]: [B, T, G] x [B, T, H] -> [G, H].
+    """sum over times t and rows b of dgh[t, b]^T h_prev[t, b]: [T, B, G] x [T, B, H] -> [G, H].
 
     h_prev is the state one step earlier (forward) or later (backward direction), zero past the ends and at
-    padded steps. Without copying either tensor: pair the flattened (b, t) rows shifted by one, then take
-    away the pairs that straddle two rows of the batch ((b, 0) with (b - 1, T - 1) forward). Computed as
-    (h^T dgh)^T, the order in which MKL sums the long dimension faster.
+    padded steps (the buffers hold zeros there): the flattened rows shifted by one step, without copies.
+    Computed as (h^T dgh)^T, the order in which MKL sums the long dimension faster.
     """
     flat_g, flat_h = dgh.flatten(0, 1), out.flatten(0, 1)
+    batch = dgh.shape[1]
     if direction == 0:
-        return (flat_h[:-1].t() @ flat_g[1:]).t() - dgh[1:, 0].t() @ out[:-1, -1]
-    return (flat_h[1:].t() @ flat_g[:-1]).t() - dgh[:-1, -1].t() @ out[1:, 0]
+        return (flat_h[:-batch].t() @ flat_g[batch:]).t()
+    return (flat_h[batch:].t() @ flat_g[:-batch]).t()
 
 
 class NativeRecurrence(torch.autograd.Function):
-    """x [B, T, I] with weights stacked over directions [D, G, *] -> (outputs [B, T, D * H], h_n [D, B, H])."""
+    """x [B, T, I] with weights stacked over directions [D, G, *] -> (outputs [B, T, D * H], h_n [D, B, H]).
+
+    The outputs are a batch-first view of time-major memory [T, B, D * H], as the kernels write them."""
 
     @staticmethod
     @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)  # the kernels read fp32 only
@@ -214,35 +220,36 @@ class NativeRecurrence(torch.autograd.Function):
         directions, gates_size, hidden = w_hh.shape
         lens, order, full = _rows(lengths, batch, steps)
         new = torch.empty if full else torch.zeros  # padded steps stay zero
-        bias = CELLS[cell_name].input_bias(b_ih, b_hh).flatten()
-        gates = torch.addmm(bias, x.reshape(batch * steps, inputs), w_ih.flatten(0, 1).t())
-        gates = gates.view(batch, steps, directions, gates_size)
-        out = new(batch, steps, directions, hidden)
+        bias = CELLS[cell_name].input_bias(b_ih, b_hh).contiguous()  # added by the kernels (addmm costs more)
+        x_steps = x.transpose(0, 1).reshape(steps * batch, inputs)  # no copy when x is a layer's output
+        gates = (x_steps @ w_ih.flatten(0, 1).t()).view(steps, batch, directions, gates_size)
+        out = new(steps, batch, directions, hidden)
         w_hh = w_hh.contiguous()
-        saved = PASSES[cell_name][0](gates, out, w_hh, b_hh, (lens, order), new)
+        saved = PASSES[cell_name][0](gates, out, w_hh, bias, b_hh, (lens, order), new)
         last = _last_steps(lens, directions)
-        ctx.save_for_backward(x, w_ih, w_hh, out)
+        ctx.save_for_backward(x_steps, w_ih, w_hh, out)
         ctx.rows, ctx.full, ctx.last, ctx.cell, ctx.saved = (lens, order), full, last, cell_name, (gates, *saved)
-        return out.view(batch, steps, directions * hidden), out[last]
+        return out.view(steps, batch, directions * hidden).transpose(0, 1), out[last]
 
     @staticmethod
     @once_differentiable
     @torch.amp.custom_bwd(device_type="cpu")
     def backward(ctx, d_outputs: Tensor, d_h_n: Tensor):
-        x, w_ih, w_hh, out = ctx.saved_tensors
-        batch, steps, inputs = x.shape
-        directions, gates_size, hidden = w_hh.shape
-        g = d_outputs.reshape(out.shape).clone(memory_format=torch.contiguous_format)
+        x_steps, w_ih, w_hh, out = ctx.saved_tensors
+        steps, batch, directions, hidden = out.shape
+        gates_size, inputs = w_hh.shape[1], x_steps.shape[1]
+        g = torch.empty_like(out)
+        g.view(steps, batch, -1).copy_(d_outputs.transpose(0, 1))
         g.index_put_(ctx.last, d_h_n, accumulate=True)
         new = torch.empty if ctx.full else torch.zeros
         dgi, dgh = PASSES[ctx.cell][1](g, out, w_hh, ctx.saved, ctx.rows, new)
-        d_proj = dgi.reshape(batch * steps, directions * gates_size)
+        d_proj = dgi.reshape(steps * batch, directions * gates_size)
         dx = dw_ih = dw_hh = None
         if ctx.needs_input_grad[0]:
-            dx = (d_proj @ w_ih.flatten(0, 1)).view(batch, steps, inputs)
+            dx = (d_proj @ w_ih.flatten(0, 1)).view(steps, batch, inputs).transpose(0, 1)
         if ctx.needs_input_grad[1]:
             # (x^T d_proj)^T: MKL sums the long dimension faster this way round (6.0 -> 4.1 ms for the LSTM)
-            dw_ih = (x.reshape(batch * steps, inputs).t() @ d_proj).t().reshape(directions, gates_size, inputs)
+            dw_ih = (x_steps.t() @ d_proj).t().reshape(directions, gates_size, inputs)
         if ctx.needs_input_grad[2]:
             dw_hh = torch.stack([_recurrent_weight_grad(dgh[:, :, d], out[:, :, d], d) for d in range(directions)])
         db_ih = d_proj.sum(0).view(directions, gates_size)

@@ -1,10 +1,11 @@
 /* Time loops of rnnlab's fused recurrent cells (RNN tanh, GRU, LSTM) on the CPU, forward and backward.
  *
  * The same maths as the Python loops in fused_cells.py (read that first), but reading and writing the
- * caller's batch-major tensors [B, T, D, X] in place: the input projections of all steps are one torch
- * matrix product before the loop, the weight gradients torch matrix products after it, and what is left
- * here is what torch can only do as thousands of tiny calls: per step, one small matrix product with
- * W_hh over the rows still running, and the element-wise update of the gates, fused into one pass.
+ * caller's time-major tensors [T, B, D, X] in place: the input projections of all steps are one torch
+ * matrix product before the loop (without biases: the loop adds them, which costs nothing there), the
+ * weight gradients torch matrix products after it, and what is left here is what torch can only do as
+ * thousands of tiny calls: per step, one small matrix product with W_hh over the rows still running, and
+ * the element-wise update of the gates, fused into one pass.
  *
  * Rows are independent through time, so the work is split into (direction, block of rows) items that
  * run in parallel with no synchronisation between steps, on torch's own OpenMP pool (the caller hands
@@ -13,8 +14,8 @@
  * do not depend on the number of threads.
  *
  * Vectors are GCC/Clang vector extensions of 16 floats, which the compiler maps to AVX-512, AVX2 or NEON.
- * exp follows Cephes expf, tanh Cephes tanhf (a few ulp; the tests hold outputs and gradients to
- * nn.RNN/GRU/LSTM within 1e-5).
+ * tanh is a rational approximation and sigmoid(x) = (1 + tanh(x / 2)) / 2, within a few 1e-7 (the tests
+ * hold outputs and gradients to nn.RNN/GRU/LSTM within 1e-5).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ static inline vf min_v(vf a, vf b) { return select_v(a < b, a, b); }
 static inline vf max_v(vf a, vf b) { return select_v(a > b, a, b); }
 
 /* 1 / x: on AVX-512 the 14-bit hardware estimate and one Newton step (a division takes several times
- * longer, and the gates need one per unit and gate) */
+ * longer, and every gate of every unit needs one) */
 static inline vf recip_v(vf x) {
 #if defined(__AVX512F__)
     vf r = (vf)_mm512_rcp14_ps((__m512)x);
@@ -56,42 +57,26 @@ static inline vf recip_v(vf x) {
 #endif
 }
 
-static inline vf exp_v(vf x) {
-    x = min_v(max_v(x, splat(-87.0f)), splat(88.0f));
-    vf fx = x * 1.44269504088896341f + 0.5f;
-    vf fn = __builtin_convertvector(__builtin_convertvector(fx, vi), vf);
-    fn = fn - (vf)((vi)splat(1.0f) & (fn > fx)); /* floor */
-    x = x - fn * 0.693359375f;
-    x = x - fn * -2.12194440e-4f;
-    vf y = splat(1.9875691500e-4f);
-    y = y * x + 1.3981999507e-3f;
-    y = y * x + 8.3334519073e-3f;
-    y = y * x + 4.1665795894e-2f;
-    y = y * x + 1.6666665459e-1f;
-    y = y * x + 5.0000001201e-1f;
-    y = y * (x * x) + x + 1.0f;
-    vi scale = (__builtin_convertvector(fn, vi) + 127) << 23;
-    return y * (vf)scale;
-}
-
-static inline vf sigmoid_v(vf x) {
-    x = min_v(max_v(x, splat(-40.0f)), splat(40.0f)); /* keeps exp and the result normal floats */
-    return recip_v(1.0f + exp_v(-x));
-}
-
+/* tanh as a rational function (Eigen's fast tanh: odd degree-13 numerator, even degree-6 denominator) on
+ * x clamped to +-7.9, where it rounds to +-1 within a few 1e-7; fewer operations than exp-based forms. */
 static inline vf tanh_v(vf x) {
-    vi sign = (vi)x & (int)0x80000000;
-    vf ax = (vf)((vi)x & 0x7fffffff);
+    x = min_v(max_v(x, splat(-7.90531110763549805f)), splat(7.90531110763549805f));
     vf z = x * x;
-    vf small = splat(-5.70498872745e-3f);
-    small = small * z + 2.06390887954e-2f;
-    small = small * z - 5.37397155531e-2f;
-    small = small * z + 1.33314422036e-1f;
-    small = small * z - 3.33332819422e-1f;
-    small = small * z * ax + ax;
-    vf large = 1.0f - 2.0f * recip_v(exp_v(min_v(ax, splat(9.0f)) * 2.0f) + 1.0f);
-    return (vf)((vi)select_v(ax < 0.625f, small, large) | sign);
+    vf p = splat(-2.76076847742355e-16f);
+    p = p * z + 2.00018790482477e-13f;
+    p = p * z - 8.60467152213735e-11f;
+    p = p * z + 5.12229709037114e-08f;
+    p = p * z + 1.48572235717979e-05f;
+    p = p * z + 6.37261928875436e-04f;
+    p = p * z + 4.89352455891786e-03f;
+    vf q = splat(1.19825839466702e-06f);
+    q = q * z + 1.18534705686654e-04f;
+    q = q * z + 2.26843463243900e-03f;
+    q = q * z + 4.89352518554385e-03f;
+    return x * p * recip_v(q);
 }
+
+static inline vf sigmoid_v(vf x) { return 0.5f + 0.5f * tanh_v(0.5f * x); }
 
 /* out[i][:n] (+)= sum_k a[i][k] m[k, :n] for i < rows; m is [k, ldm] with ldm a multiple of TILE_COLS. */
 static void matmul(int rows, int k, int n, const float *const *a, const float *m, int ldm, float *const *out,
@@ -145,6 +130,7 @@ struct job {
     const int *lengths, *order; /* real steps per row; rows by length, longest first */
     float *gates, *gh, *out, *cells, *tanh_c; /* forward buffers (and what backward reads) */
     float *g, *grads, *carry;                 /* backward buffers; carry: LSTM dL/dc per (direction, row) */
+    const float *bias;                        /* forward: [D, gate_size] input-side biases, added every step */
     const float *b_hn;                        /* GRU: [D, H] bias of the n gate's hidden side */
     const float *zeros;                       /* H zeros: the state before the first step */
     float *m;                                 /* per direction [k, ldm]: W_hh^T forward, W_hh backward */
@@ -153,11 +139,13 @@ struct job {
     void (*body)(const job *, int d, int p0, int p1);
 };
 
-/* Buffers are batch-major [B, T, D, width]. Step s of direction d reads time s (forward) or
- * length - 1 - s (backward direction: each row read back from its last real step). */
+/* Buffers are time-major [T, B, D, width], so the rows of one step lie together (batch-major rows lie a
+ * whole sequence apart: more streams than the hardware prefetcher follows, and the backward pass took half
+ * as long again). Step s of direction d reads time s (forward) or length - 1 - s (backward direction: each
+ * row read back from its last real step). */
 static float *at(const job *j, float *buffer, int width, int b, int d, int s) {
     int t = d == 0 ? s : j->lengths[b] - 1 - s;
-    return buffer + (((size_t)b * j->steps + t) * j->directions + d) * width;
+    return buffer + (((size_t)t * j->batch + b) * j->directions + d) * width;
 }
 
 /* rows[i] = the row of sorted position p0 + i at step s, for i < n. */
@@ -184,6 +172,7 @@ static int grow(const job *j, int n, int p0, int p1, int s) {
 
 static void rnn_forward(const job *j, int d, int p0, int p1) {
     int hid = j->hidden, n = p1 - p0;
+    const float *bias = j->bias + (size_t)d * hid;
     float *pre[p1 - p0], *h[p1 - p0], *h_prev[p1 - p0];
     for (int s = 0; s < j->steps && (n = shrink(j, n, p0, s)) > 0; s++) {
         rows_at(j, j->gates, hid, d, s, p0, n, pre);
@@ -192,7 +181,7 @@ static void rnn_forward(const job *j, int d, int p0, int p1) {
             rows_at(j, j->out, hid, d, s - 1, p0, n, h_prev);
             matmul(n, hid, hid, (const float *const *)h_prev, weights(j, d), j->ldm, pre, 1);
         }
-        for (int i = 0; i < n; i++) COLUMNS(hid) ST(h[i] + c, tanh_v(LD(pre[i] + c)));
+        for (int i = 0; i < n; i++) COLUMNS(hid) ST(h[i] + c, tanh_v(LD(pre[i] + c) + LD(bias + c)));
     }
 }
 
@@ -219,7 +208,7 @@ static void rnn_backward(const job *j, int d, int p0, int p1) {
  * (W_hh h, plus b_hn in the n block); grads row [dn_h dr dz dn_i]. */
 static void gru_forward(const job *j, int d, int p0, int p1) {
     int hid = j->hidden, g3 = 3 * hid, n = p1 - p0;
-    const float *b_hn = j->b_hn + (size_t)d * hid;
+    const float *b_hn = j->b_hn + (size_t)d * hid, *bias = j->bias + (size_t)d * g3;
     float *gate[p1 - p0], *gh[p1 - p0], *h[p1 - p0], *h_prev[p1 - p0];
     for (int s = 0; s < j->steps && (n = shrink(j, n, p0, s)) > 0; s++) {
         rows_at(j, j->gates, g3, d, s, p0, n, gate);
@@ -237,9 +226,9 @@ static void gru_forward(const job *j, int d, int p0, int p1) {
         for (int i = 0; i < n; i++) COLUMNS(hid) {
             float *gi = gate[i], *gg = gh[i];
             vf ghn = LD(gg + c) + LD(b_hn + c);
-            vf r = sigmoid_v(LD(gi + c) + LD(gg + hid + c));
-            vf z = sigmoid_v(LD(gi + hid + c) + LD(gg + 2 * hid + c));
-            vf nv = tanh_v(LD(gi + 2 * hid + c) + r * ghn);
+            vf r = sigmoid_v(LD(gi + c) + LD(bias + c) + LD(gg + hid + c));
+            vf z = sigmoid_v(LD(gi + hid + c) + LD(bias + hid + c) + LD(gg + 2 * hid + c));
+            vf nv = tanh_v(LD(gi + 2 * hid + c) + LD(bias + 2 * hid + c) + r * ghn);
             ST(gg + c, ghn);
             ST(gi + c, r);
             ST(gi + hid + c, z);
@@ -279,6 +268,7 @@ static void gru_backward(const job *j, int d, int p0, int p1) {
 /* LSTM: gates row [o i f g] (pre-activations, overwritten by the activations); grads row likewise. */
 static void lstm_forward(const job *j, int d, int p0, int p1) {
     int hid = j->hidden, g4 = 4 * hid, n = p1 - p0;
+    const float *b = j->bias + (size_t)d * g4;
     float *gate[p1 - p0], *h[p1 - p0], *h_prev[p1 - p0], *cell[p1 - p0], *c_prev[p1 - p0], *tc[p1 - p0];
     for (int s = 0; s < j->steps && (n = shrink(j, n, p0, s)) > 0; s++) {
         rows_at(j, j->gates, g4, d, s, p0, n, gate);
@@ -294,8 +284,9 @@ static void lstm_forward(const job *j, int d, int p0, int p1) {
         }
         for (int i = 0; i < n; i++) COLUMNS(hid) {
             float *gi = gate[i];
-            vf o = sigmoid_v(LD(gi + c)), in = sigmoid_v(LD(gi + hid + c));
-            vf f = sigmoid_v(LD(gi + 2 * hid + c)), g = tanh_v(LD(gi + 3 * hid + c));
+            vf o = sigmoid_v(LD(gi + c) + LD(b + c)), in = sigmoid_v(LD(gi + hid + c) + LD(b + hid + c));
+            vf f = sigmoid_v(LD(gi + 2 * hid + c) + LD(b + 2 * hid + c));
+            vf g = tanh_v(LD(gi + 3 * hid + c) + LD(b + 3 * hid + c));
             vf cv = f * LD(c_prev[i] + c) + in * g, tcv = tanh_v(cv);
             ST(gi + c, o);
             ST(gi + hid + c, in);
@@ -415,13 +406,15 @@ static int run(job *j, const float *w_hh, int transpose, int threads) {
     j.order = order;                         \
     j.body = cell
 
-/* Buffers are [B, T, D, width] (outputs [B, T, D * H]); w_hh is [D, gates * H, H] in the cell's gate order.
+/* Buffers are [T, B, D, width] (outputs [T, B, D * H]); w_hh is [D, gates * H, H] in the cell's gate order,
+ * bias [D, gates * H] the input-side biases (fused_cells.py: input_bias) that forward adds to the gates.
  * lengths: real steps per row (1..T); order: the rows by length, longest first. Padded steps are not
  * touched (the caller zeroes them). Every function returns 0, or -1 if memory ran out. */
 #define DIMS int B, int T, int D, int H, const int *lengths, const int *order
 
-int rnnlab_rnn_forward(DIMS, float *pre, float *out, const float *w_hh, int threads) {
+int rnnlab_rnn_forward(DIMS, float *pre, float *out, const float *w_hh, const float *bias, int threads) {
     JOB(rnn_forward, 1);
+    j.bias = bias;
     j.gates = pre;
     j.out = out;
     return run(&j, w_hh, 1, threads);
@@ -435,9 +428,10 @@ int rnnlab_rnn_backward(DIMS, const float *out, float *g, float *dpre, const flo
     return run(&j, w_hh, 0, threads);
 }
 
-int rnnlab_gru_forward(DIMS, float *gates, float *gh, float *out, const float *w_hh, const float *b_hn,
-                       int threads) {
+int rnnlab_gru_forward(DIMS, float *gates, float *gh, float *out, const float *w_hh, const float *bias,
+                       const float *b_hn, int threads) {
     JOB(gru_forward, 3);
+    j.bias = bias;
     j.gates = gates;
     j.gh = gh;
     j.out = out;
@@ -457,8 +451,9 @@ int rnnlab_gru_backward(DIMS, const float *gates, const float *gh, const float *
 }
 
 int rnnlab_lstm_forward(DIMS, float *gates, float *out, float *cells, float *tanh_c, const float *w_hh,
-                        int threads) {
+                        const float *bias, int threads) {
     JOB(lstm_forward, 4);
+    j.bias = bias;
     j.gates = gates;
     j.out = out;
     j.cells = cells;
