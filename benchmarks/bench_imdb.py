@@ -39,9 +39,8 @@ def legs_for(cell: str, archive: Path, arrays: tuple[Path, Path], batches: int, 
         runner_leg(f"{cell}/runner-bf16", archive, cell, batches, threads, precision="bf16"),
         raw_leg(f"{cell}/raw-runner-bf16", arrays, cell, threads, "--settings", "runner", "--bf16"),
     ]
-    # the implementation auto does not pick here: nn.LSTM is auto's for full-length LSTM, fused for GRU/RNN
-    other = "fused" if cell == "lstm" else "torch"
-    legs.append(runner_leg(f"{cell}/runner-other", archive, cell, batches, threads, impl=other))
+    # the implementation auto does not pick in fp32: auto runs the fused recurrence for every cell
+    legs.append(runner_leg(f"{cell}/runner-other", archive, cell, batches, threads, impl="torch"))
     return legs
 
 
@@ -67,7 +66,7 @@ def table(rates: dict[str, float], cells: list[str]) -> str:
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for cell in cells:
         runner, keras, bf16 = get(cell, "runner"), get(cell, "keras"), get(cell, "runner-bf16")
-        other = f"{number(get(cell, 'runner-other'))} ({'fused' if cell == 'lstm' else 'torch'})"
+        other = f"{number(get(cell, 'runner-other'))} (torch)"
         bf16_target = " (≥ 3.0x)" if cell == "lstm" else ""
         rows.append(f"| {KERAS_NAMES[cell]} | {number(keras)} | {number(get(cell, 'raw-default'))} | {number(runner)} "
                     f"| {other} | {number(bf16)} "

@@ -96,12 +96,11 @@ def test_auto_picks_fused_where_it_is_faster_on_cpu():
     x, lengths = torch.randn(B, T, I), torch.tensor([7, 4, 1, 6])
     layers = {cell: RecurrentEncoder(ModelConfig(cell=cell, hidden_size=H), input_size=I).layers[0]
               for cell in ("rnn", "lstm", "gru")}
-    assert layers["gru"].use_fused(x, None) and layers["rnn"].use_fused(x, None)
-    assert not layers["lstm"].use_fused(x, None)  # oneDNN's LSTM is faster on full-length input
-    assert layers["lstm"].use_fused(x, lengths)  # packed sequences leave oneDNN
+    assert all(layer.use_fused(x, None) and layer.use_fused(x, lengths) for layer in layers.values())
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert not layers["lstm"].use_fused(x, None)  # oneDNN's LSTM gains from bf16
-        assert layers["gru"].use_fused(x, None)  # bf16 slows GRU on the CPU: the fused path stays fp32
+        assert not layers["lstm"].use_fused(x, None)  # oneDNN's bf16 LSTM is faster on full-length input
+        assert layers["lstm"].use_fused(x, lengths)  # packed sequences leave oneDNN
+        assert layers["gru"].use_fused(x, None)  # the fused GRU keeps its time loop in fp32
         assert layers["gru"](x)[0].dtype == torch.float32
 
 

@@ -43,8 +43,12 @@ static inline vf load_n(const float *p, int n) {
 }
 static inline void store_n(float *p, vf v, int n) { memcpy(p, &v, (size_t)n * sizeof(float)); }
 static inline vf select_v(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi)b & ~mask)); }
-static inline vf min_v(vf a, vf b) { return select_v(a < b, a, b); }
-static inline vf max_v(vf a, vf b) { return select_v(a > b, a, b); }
+/* x limited to [-limit, limit]; NaN stays NaN (comparisons with it are false), so a diverging model's NaN
+ * reaches the loss, as with torch's kernels */
+static inline vf clamp_v(vf x, float limit) {
+    x = select_v(x < -limit, splat(-limit), x);
+    return select_v(x > limit, splat(limit), x);
+}
 
 /* 1 / x: on AVX-512 the 14-bit hardware estimate and one Newton step (a division takes several times
  * longer, and every gate of every unit needs one) */
@@ -60,7 +64,7 @@ static inline vf recip_v(vf x) {
 /* tanh as a rational function (Eigen's fast tanh: odd degree-13 numerator, even degree-6 denominator) on
  * x clamped to +-7.9, where it rounds to +-1 within a few 1e-7; fewer operations than exp-based forms. */
 static inline vf tanh_v(vf x) {
-    x = min_v(max_v(x, splat(-7.90531110763549805f)), splat(7.90531110763549805f));
+    x = clamp_v(x, 7.90531110763549805f);
     vf z = x * x;
     vf p = splat(-2.76076847742355e-16f);
     p = p * z + 2.00018790482477e-13f;

@@ -35,11 +35,11 @@ class RecurrentLayer(nn.Module):
     """One layer of `cell`; `impl` = torch (`nn.*`), fused (ours, faster on CPU) or auto (the fastest).
 
     `auto` runs our fused recurrence (time loops compiled from recurrence_kernels.c) on the CPU wherever it
-    is faster than PyTorch's kernels: always for GRU and RNN, and for LSTM with variable lengths (packed
-    sequences leave oneDNN); full-length LSTM (oneDNN) and GPUs (cuDNN) run `nn.*`. The fused recurrence
-    computes in fp32 even under autocast: on the CPU, bf16 autocast slows GRU and RNN down (only oneDNN's
-    LSTM gains from it), so mixed precision is used only where it is faster for the cell
-    (benchmarks/results.md).
+    is faster than PyTorch's kernels: always, except full-length LSTM under bf16 autocast, where oneDNN's
+    bf16 LSTM is faster; GPUs (cuDNN) run `nn.*`. Under bf16 autocast the
+    fused recurrence keeps its time loop in fp32 (bf16 slows the small per-step work down on the CPU) and
+    runs its big matrix products in bf16 where the CPU has bf16 matrix units (native.py), so mixed
+    precision is used only where it is faster (benchmarks/results.md).
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, bidirectional: bool, impl: str = "auto") -> None:
@@ -51,16 +51,18 @@ class RecurrentLayer(nn.Module):
     def use_fused(self, x: Tensor, lengths: Tensor | None) -> bool:
         if self.impl != "auto":
             return self.impl == "fused"
-        return x.device.type == "cpu" and (self.cell != "lstm" or lengths is not None)
+        if x.device.type != "cpu":
+            return False
+        return self.cell != "lstm" or lengths is not None or not torch.is_autocast_enabled("cpu")
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         if not self.use_fused(x, lengths):
             return torch_recurrence(self.rnn, x, lengths)
-        if not torch.is_autocast_enabled(x.device.type):
-            return fused_recurrence(self.rnn, self.cell, x, lengths)
-        if not self._autocast_logged:
-            log.info("the %s recurrence runs in fp32 under autocast: model.impl=%s picked the fused CPU path, "
-                     "which is faster in fp32 than nn.%s in bf16", self.cell, self.impl, type(self.rnn).__name__)
+        if torch.is_autocast_enabled(x.device.type) and not self._autocast_logged:
+            log.info("the %s recurrence keeps its time loop in fp32 under autocast: model.impl=%s picked the "
+                     "fused CPU path, faster than nn.%s in bf16", self.cell, self.impl, type(self.rnn).__name__)
             self._autocast_logged = True
-        with torch.autocast(x.device.type, enabled=False):
+        if x.device.type == "cpu" or not torch.is_autocast_enabled(x.device.type):
+            return fused_recurrence(self.rnn, self.cell, x, lengths)
+        with torch.autocast(x.device.type, enabled=False):  # elsewhere the Python loops compute in fp32
             return fused_recurrence(self.rnn, self.cell, x.float(), lengths)
