@@ -44,8 +44,8 @@ def set_flush_denormal_everywhere(on: bool) -> None:
 def bf16_matrix_units() -> bool:
     """Whether this CPU multiplies bf16 matrices in hardware (x86 AVX512-BF16 or AMX, Arm BF16 (Linux)).
 
-    There bf16 matrix products run several times faster than fp32 ones (tutorial LSTM input projection:
-    0.74 vs 3.4 ms on two cores with AMX); elsewhere oneDNN emulates bf16 and it is slower than fp32.
+    There bf16 matrix products run several times faster than fp32 ones; elsewhere oneDNN emulates bf16
+    and it is slower than fp32.
     """
     if not CPUINFO.is_file():
         return False

@@ -1,0 +1,74 @@
+"""Steady-state time per training step of the tutorial model, per implementation and precision, in one process.
+
+The runner's table compares implementations in separate processes, where machine noise between legs is as
+large as the difference; here the legs run in turn in one process (same allocator, threads and batches),
+`--rounds` times, and each leg reports the median over its rounds of the median step time (first 2 steps of
+a round untimed). The loop is benchmarks/raw_loop.py's model with the runner's settings (subnormals flushed,
+freed memory kept, Keras init, clipping at 1.0, fused Adam, bf16 autocast for `bf16` legs).
+
+    python benchmarks/impl_steps.py --cell lstm --legs torch:cpu fused:cpu torch:bf16 fused:bf16 --rounds 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from imdb_batches import DEFAULT_ARCHIVE, save_batches
+from raw_loop import Classifier
+
+from rnnlab.memory import reuse_freed_memory
+from rnnlab.models.init import initialize_
+
+
+def median_step_ms(cell: str, impl: str, precision: str, arrays: tuple[Path, Path]) -> float:
+    torch.manual_seed(0)
+    model = Classifier(cell, impl)
+    initialize_(model, "keras")
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+    times = [time.perf_counter()]
+    for x, y in zip(*(np.load(path) for path in arrays)):
+        with autocast:
+            logits = model(torch.from_numpy(x)).float()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(y).float())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        times.append(time.perf_counter())
+    return 1e3 * statistics.median(np.diff(times)[2:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="lstm")
+    parser.add_argument("--legs", nargs="+", default=["torch:cpu", "fused:cpu"], help="impl:precision (cpu = fp32)")
+    parser.add_argument("--batches", type=int, default=25)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_flush_denormal(True)  # before any parallel op, so every OpenMP thread inherits it
+    torch.set_num_threads(args.threads)
+    reuse_freed_memory()
+    rounds: dict[str, list[float]] = {leg: [] for leg in args.legs}
+    with tempfile.TemporaryDirectory(prefix="rnnlab-bench-") as folder:
+        arrays = save_batches(DEFAULT_ARCHIVE, args.batches, Path(folder))
+        for _ in range(args.rounds):
+            for leg in args.legs:
+                impl, precision = leg.split(":")
+                rounds[leg].append(median_step_ms(args.cell, impl, precision, arrays))
+    print(f"{args.cell}, {args.threads} thread(s), {args.rounds} round(s) of {args.batches} steps: ms per step")
+    for leg, values in rounds.items():
+        median = statistics.median(values)
+        print(f"  {leg:<12} {median:6.1f} ms  {64e3 / median:6.0f} samples/s  [{' '.join(f'{v:.1f}' for v in values)}]")
+
+
+if __name__ == "__main__":
+    main()
