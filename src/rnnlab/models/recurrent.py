@@ -36,10 +36,10 @@ class RecurrentLayer(nn.Module):
 
     `auto` runs our fused recurrence (time loops compiled from recurrence_kernels.c) on the CPU wherever it
     is faster than PyTorch's kernels: always, except full-length LSTM under bf16 autocast, where oneDNN's
-    bf16 LSTM is faster; GPUs (cuDNN) run `nn.*`. Under bf16 autocast the
-    fused recurrence keeps its time loop in fp32 (bf16 slows the small per-step work down on the CPU) and
-    runs its big matrix products in bf16 where the CPU has bf16 matrix units (native.py), so mixed
-    precision is used only where it is faster (benchmarks/results.md).
+    bf16 LSTM is faster; GPUs (cuDNN) run `nn.*`. Under bf16 autocast the fused recurrence keeps its time
+    loop in fp32 (bf16 slows the small per-step work down on the CPU) and runs its big matrix products in
+    bf16 where the CPU has bf16 matrix units (native.py), so mixed precision is used only where it is
+    faster (benchmarks/results.md).
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, bidirectional: bool, impl: str = "auto") -> None:
@@ -58,11 +58,12 @@ class RecurrentLayer(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         if not self.use_fused(x, lengths):
             return torch_recurrence(self.rnn, x, lengths)
-        if torch.is_autocast_enabled(x.device.type) and not self._autocast_logged:
+        autocast = torch.is_autocast_enabled(x.device.type)
+        if autocast and not self._autocast_logged:
             log.info("the %s recurrence keeps its time loop in fp32 under autocast: model.impl=%s picked the "
                      "fused CPU path, faster than nn.%s in bf16", self.cell, self.impl, type(self.rnn).__name__)
             self._autocast_logged = True
-        if x.device.type == "cpu" or not torch.is_autocast_enabled(x.device.type):
-            return fused_recurrence(self.rnn, self.cell, x, lengths)
-        with torch.autocast(x.device.type, enabled=False):  # elsewhere the Python loops compute in fp32
-            return fused_recurrence(self.rnn, self.cell, x.float(), lengths)
+        if autocast and x.device.type != "cpu":
+            with torch.autocast(x.device.type, enabled=False):  # off the CPU the Python loops compute in fp32
+                return fused_recurrence(self.rnn, self.cell, x.float(), lengths)
+        return fused_recurrence(self.rnn, self.cell, x, lengths)
