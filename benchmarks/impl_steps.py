@@ -12,38 +12,19 @@ freed memory kept, Keras init, clipping at 1.0, fused Adam, bf16 autocast for `b
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from imdb_batches import DEFAULT_ARCHIVE, save_batches
-from raw_loop import Classifier
+from step_times import raw_steps
 
 from rnnlab.memory import reuse_freed_memory
-from rnnlab.models.init import initialize_
 
 
 def median_step_ms(cell: str, impl: str, precision: str, arrays: tuple[Path, Path]) -> float:
-    torch.manual_seed(0)
-    model = Classifier(cell, impl)
-    initialize_(model, "keras")
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
-    times = [time.perf_counter()]
-    for x, y in zip(*(np.load(path) for path in arrays)):
-        with autocast:
-            logits = model(torch.from_numpy(x)).float()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(y).float())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        times.append(time.perf_counter())
-    return 1e3 * statistics.median(np.diff(times)[2:])
+    return 1e3 * statistics.median(raw_steps(cell, arrays, precision, impl)[2:])
 
 
 def main() -> None:

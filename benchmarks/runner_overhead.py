@@ -14,44 +14,26 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from imdb_batches import DEFAULT_ARCHIVE, tutorial_config
-from step_times import Clock
+from step_times import runner_steps
 
-from rnnlab.build import build_data, build_task, build_trainer
+from rnnlab.build import build_data, build_task
 from rnnlab.memory import reuse_freed_memory
 
-OPTIONAL_CALLBACKS = ["callbacks.progress_bar=none", "logger=none", "callbacks.lr_monitor=false",
-                      "callbacks.early_stopping=false"]
+OPTIONAL_CALLBACKS = ["logger=none", "callbacks.lr_monitor=false", "callbacks.early_stopping=false"]  # and no bar
 
 
-def config(cell: str, batches: int, threads: int, *extra: str):
-    return tutorial_config([f"data.path={DEFAULT_ARCHIVE}", f"model={cell}", "trainer.max_epochs=1",
-                            f"trainer.limit_train_batches={batches}", "trainer.limit_val_batches=1",
-                            "trainer.num_sanity_val_steps=0", f"trainer.num_threads={threads}", *extra])
-
-
-def fit_step_ms(cell: str, batches: int, threads: int, *extra: str) -> float:
-    cfg = config(cell, batches, threads, *extra)
-    pl.seed_everything(cfg.seed, verbose=False)
-    data = build_data(cfg)
-    task = build_task(cfg, data.spec)
-    clock = Clock()
-    with tempfile.TemporaryDirectory(prefix="rnnlab-bench-") as folder:
-        trainer = build_trainer(cfg, task, Path(folder))
-        trainer.callbacks.insert(0, clock)
-        trainer.fit(task, datamodule=data)
-    return 1e3 * statistics.median(np.diff(clock.times)[2:])
+def fit_step_ms(cell: str, batches: int, threads: int, progress_bar: str, *overrides: str) -> float:
+    return 1e3 * statistics.median(runner_steps(cell, batches, progress_bar, threads, "cpu", *overrides)[2:])
 
 
 def hand_loop_step_ms(cell: str, batches: int, threads: int) -> float:
-    cfg = config(cell, batches, threads)
+    cfg = tutorial_config([f"data.path={DEFAULT_ARCHIVE}", f"model={cell}", f"trainer.num_threads={threads}"])
     pl.seed_everything(cfg.seed, verbose=False)
     data = build_data(cfg)
     data.prepare_data()
@@ -80,8 +62,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     reuse_freed_memory()
     legs = {"hand loop (task + dataloader)": lambda: hand_loop_step_ms(args.cell, args.batches, args.threads),
-            "trainer.fit, default callbacks": lambda: fit_step_ms(args.cell, args.batches, args.threads),
-            "trainer.fit, no optional callbacks": lambda: fit_step_ms(args.cell, args.batches, args.threads,
+            "trainer.fit, default callbacks": lambda: fit_step_ms(args.cell, args.batches, args.threads, "rich"),
+            "trainer.fit, no optional callbacks": lambda: fit_step_ms(args.cell, args.batches, args.threads, "none",
                                                                       *OPTIONAL_CALLBACKS)}
     rounds: dict[str, list[float]] = {name: [] for name in legs}
     for _ in range(args.rounds):

@@ -43,11 +43,13 @@ class Clock(pl.Callback):
         self.times.append(time.perf_counter())
 
 
-def runner_steps(cell: str, batches: int, progress_bar: str, threads: int, precision: str) -> list[float]:
+def runner_steps(cell: str, batches: int, progress_bar: str, threads: int, precision: str,
+                 *overrides: str) -> list[float]:
+    """Seconds per training step of `trainer.fit` on the tutorial recipe, built as the runner builds it."""
     cfg = tutorial_config([f"data.path={DEFAULT_ARCHIVE}", f"model={cell}", "trainer.max_epochs=1",
                            f"trainer={precision}", f"trainer.limit_train_batches={batches}",
                            "trainer.limit_val_batches=1", "trainer.num_sanity_val_steps=0",
-                           f"trainer.num_threads={threads}", f"callbacks.progress_bar={progress_bar}"])
+                           f"trainer.num_threads={threads}", f"callbacks.progress_bar={progress_bar}", *overrides])
     pl.seed_everything(cfg.seed, verbose=False)
     data = build_data(cfg)
     task = build_task(cfg, data.spec)
@@ -59,9 +61,10 @@ def runner_steps(cell: str, batches: int, progress_bar: str, threads: int, preci
     return np.diff(clock.times).tolist()
 
 
-def raw_steps(cell: str, arrays: tuple[Path, Path], precision: str) -> list[float]:
+def raw_steps(cell: str, arrays: tuple[Path, Path], precision: str, impl: str = "auto") -> list[float]:
+    """Seconds per training step of the raw loop with the runner's settings."""
     torch.manual_seed(0)
-    model = Classifier(cell, "auto")
+    model = Classifier(cell, impl)
     initialize_(model, "keras")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
