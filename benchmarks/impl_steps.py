@@ -16,11 +16,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
-import torch
 from imdb_batches import DEFAULT_ARCHIVE, save_batches
-from step_times import raw_steps
-
-from rnnlab.memory import reuse_freed_memory
+from step_times import raw_steps, runner_process_settings
 
 
 def median_step_ms(cell: str, impl: str, precision: str, arrays: tuple[Path, Path]) -> float:
@@ -35,9 +32,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    torch.set_flush_denormal(True)  # before any parallel op, so every OpenMP thread inherits it
-    torch.set_num_threads(args.threads)
-    reuse_freed_memory()
+    runner_process_settings(args.threads)
     rounds: dict[str, list[float]] = {leg: [] for leg in args.legs}
     with tempfile.TemporaryDirectory(prefix="rnnlab-bench-") as folder:
         arrays = save_batches(DEFAULT_ARCHIVE, args.batches, Path(folder))

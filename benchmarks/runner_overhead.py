@@ -20,10 +20,9 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from imdb_batches import DEFAULT_ARCHIVE, tutorial_config
-from step_times import runner_steps
+from step_times import runner_process_settings, runner_steps
 
 from rnnlab.build import build_data, build_task
-from rnnlab.memory import reuse_freed_memory
 
 OPTIONAL_CALLBACKS = ["logger=none", "callbacks.lr_monitor=false", "callbacks.early_stopping=false"]  # and no bar
 
@@ -58,9 +57,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    torch.set_flush_denormal(True)  # before any parallel op, so every OpenMP thread inherits it
-    torch.set_num_threads(args.threads)
-    reuse_freed_memory()
+    runner_process_settings(args.threads)
     legs = {"hand loop (task + dataloader)": lambda: hand_loop_step_ms(args.cell, args.batches, args.threads),
             "trainer.fit, default callbacks": lambda: fit_step_ms(args.cell, args.batches, args.threads, "rich"),
             "trainer.fit, no optional callbacks": lambda: fit_step_ms(args.cell, args.batches, args.threads, "none",

@@ -43,6 +43,14 @@ class Clock(pl.Callback):
         self.times.append(time.perf_counter())
 
 
+def runner_process_settings(threads: int) -> None:
+    """What the runner sets in a training process, before any parallel op (so that every OpenMP thread
+    inherits the flush): subnormals flushed, the thread count, freed memory kept for reuse."""
+    torch.set_flush_denormal(True)
+    torch.set_num_threads(threads)
+    reuse_freed_memory()
+
+
 def runner_steps(cell: str, batches: int, progress_bar: str, threads: int, precision: str,
                  *overrides: str) -> list[float]:
     """Seconds per training step of `trainer.fit` on the tutorial recipe, built as the runner builds it."""
@@ -89,9 +97,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads of both legs")
     parser.add_argument("--precision", choices=("cpu", "bf16"), default="cpu", help="trainer preset (cpu: fp32)")
     args = parser.parse_args()
-    torch.set_flush_denormal(True)  # before any parallel op, so every OpenMP thread inherits it
-    torch.set_num_threads(args.threads)
-    reuse_freed_memory()
+    runner_process_settings(args.threads)
     rounds: dict[str, list[list[float]]] = {}
     with tempfile.TemporaryDirectory(prefix="rnnlab-bench-") as folder:
         arrays = save_batches(DEFAULT_ARCHIVE, args.batches, Path(folder))
