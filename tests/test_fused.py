@@ -232,10 +232,11 @@ def test_rejects_bad_arguments() -> None:
 
 
 @pytest.mark.parametrize("cell", list(TORCH_CELLS))
-def test_under_bf16_autocast_only_the_big_products_may_run_in_bf16(cell: str, loops: str) -> None:
-    """The time loop keeps fp32 under autocast. The input projection and the input and weight gradients run
-    in bf16 with the compiled loops on a CPU with bf16 matrix units (there several times faster), at bf16's
-    precision; everywhere else the layer computes exactly as in fp32."""
+def test_under_bf16_autocast_only_products_may_run_in_bf16(cell: str, loops: str) -> None:
+    """States and element-wise updates keep fp32 under autocast. The input projection and the input and
+    weight gradients run in bf16 with the compiled loops on a CPU with bf16 matrix units (there several times
+    faster), and so do the per-step products on AMX tiles, at bf16's precision; everywhere else the layer
+    computes exactly as in fp32."""
     torch.manual_seed(0)
     layer = FusedRecurrentLayer(cell, 5, 6, bidirectional=True)
     x, lengths = torch.randn(4, 7, 5, requires_grad=True), torch.tensor([7, 3, 5, 1])
@@ -253,6 +254,30 @@ def test_under_bf16_autocast_only_the_big_products_may_run_in_bf16(cell: str, lo
         assert got.dtype == torch.float32
         torch.testing.assert_close(got, want, **tol)
     assert in_bf16 == (not torch.equal(actual[0], expected[0]))
+
+
+@pytest.mark.parametrize("cell", list(TORCH_CELLS))
+def test_per_step_products_on_amx_tiles_match_fp32_at_bf16_precision(cell: str) -> None:
+    """Shapes that fill several tiles and leave partial ones (rows, units and gates not multiples of 16 or 32),
+    in both directions with ragged lengths: the bf16 time loop stays within bf16 precision of the fp32 one."""
+    if not native.amx_tiles():
+        pytest.skip("this CPU (or OS) has no AMX tiles: the per-step products stay fp32")
+    torch.manual_seed(0)
+    layer = FusedRecurrentLayer(cell, 20, 40, bidirectional=True)
+    x = torch.randn(37, 30, 20, requires_grad=True)
+    lengths = random_lengths(random.Random(0), 37, 30)
+    weights = (torch.randn(37, 30, 80), torch.randn(2, 37, 40))
+    run = lambda module, x, lengths: module(x, lengths)  # noqa: E731
+    expected = outputs_and_grads(layer, run, x, lengths, weights)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        actual = outputs_and_grads(layer, run, x, lengths, weights)
+    with torch.autocast("cpu", dtype=torch.bfloat16), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(native, "amx_tiles", lambda: False)
+        fp32_steps = outputs_and_grads(layer, run, x, lengths, weights)
+    assert not torch.equal(actual[0], fp32_steps[0])  # the per-step products did run in bf16
+    for got, want in zip([actual[0], actual[1], *actual[2]], [expected[0], expected[1], *expected[2]], strict=True):
+        # relative to the tensor's scale: bf16 keeps 8 bits, and 30 steps compound the rounding
+        assert (got - want).norm() <= 2e-2 * want.norm()
 
 
 def test_without_bf16_matrix_units_autocast_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

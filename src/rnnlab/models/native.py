@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -96,6 +97,14 @@ def kernels() -> ctypes.CDLL | None:
     return library
 
 
+@lru_cache(maxsize=1)
+def amx_tiles() -> bool:
+    """Whether the compiled loops can multiply on AMX tiles here: the CPU has AMX-BF16 and Linux lets this
+    process use them (asked once, as oneDNN asks)."""
+    library = kernels()
+    return library is not None and library.rnnlab_amx_init() == 1
+
+
 def usable(x: Tensor) -> bool:
     """Whether the compiled loops can run on x: fp32 on the CPU, and the library built."""
     return x.device.type == "cpu" and x.dtype == torch.float32 and kernels() is not None
@@ -122,17 +131,25 @@ def _rows(lengths: Tensor | None, batch: int, steps: int) -> tuple[Tensor, Tenso
     return lens, order, bool((lens == steps).all())
 
 
+class Loop(NamedTuple):
+    """What the kernels read besides the tensors."""
+
+    lengths: Tensor  # real steps per row, int32
+    order: Tensor  # the rows by length, longest first, int32
+    bf16_steps: bool  # the per-step products in bf16 on AMX tiles
+
+
 def _pointer(tensor: Tensor) -> ctypes.c_void_p:
     return ctypes.c_void_p(tensor.data_ptr())
 
 
-def _call(function: str, rows: tuple[Tensor, Tensor], hidden: int, *tensors: Tensor) -> None:
-    """`function(B, T, D, H, lengths, order, *tensors, threads)`; the first tensor is [T, B, D, *]."""
+def _call(function: str, loop: Loop, hidden: int, *tensors: Tensor) -> None:
+    """`function(B, T, D, H, bf16_steps, lengths, order, *tensors, threads)`; the first tensor is [T, B, D, *]."""
     if any(t.dtype != torch.float32 or not t.is_contiguous() for t in tensors):  # the C side reads raw floats
         raise TypeError(f"{function} takes contiguous float32 tensors, got {[(t.dtype, t.stride()) for t in tensors]}")
     steps, batch, directions = tensors[0].shape[:3]
-    status = getattr(kernels(), function)(batch, steps, directions, hidden, *map(_pointer, (*rows, *tensors)),
-                                          torch.get_num_threads())
+    status = getattr(kernels(), function)(batch, steps, directions, hidden, int(loop.bf16_steps),
+                                          *map(_pointer, (loop.lengths, loop.order, *tensors)), torch.get_num_threads())
     if status != 0:
         raise MemoryError(f"{function}: out of memory")
 
@@ -140,45 +157,45 @@ def _call(function: str, rows: tuple[Tensor, Tensor], hidden: int, *tensors: Ten
 Allocate = Callable[..., Tensor]
 
 
-def _rnn_forward(gates: Tensor, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor, rows: tuple,
+def _rnn_forward(gates: Tensor, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor, loop: Loop,
                  new: Allocate) -> tuple:
-    _call("rnnlab_rnn_forward", rows, w_hh.shape[-1], gates, out, w_hh, bias)
+    _call("rnnlab_rnn_forward", loop, w_hh.shape[-1], gates, out, w_hh, bias)
     return ()
 
 
-def _rnn_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, rows: tuple, new: Allocate):
+def _rnn_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate):
     dpre = new(*out.shape)
-    _call("rnnlab_rnn_backward", rows, w_hh.shape[-1], out, g, dpre, w_hh)
+    _call("rnnlab_rnn_backward", loop, w_hh.shape[-1], out, g, dpre, w_hh)
     return dpre, dpre
 
 
-def _gru_forward(gates: Tensor, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor, rows: tuple,
+def _gru_forward(gates: Tensor, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor, loop: Loop,
                  new: Allocate) -> tuple:
     hid = w_hh.shape[-1]
     gh = torch.empty_like(gates)  # read back only at real steps
-    _call("rnnlab_gru_forward", rows, hid, gates, gh, out, w_hh, bias, b_hh[:, :hid].contiguous())
+    _call("rnnlab_gru_forward", loop, hid, gates, gh, out, w_hh, bias, b_hh[:, :hid].contiguous())
     return (gh,)
 
 
-def _gru_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, rows: tuple, new: Allocate):
+def _gru_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate):
     (gates, gh) = saved
     hid = w_hh.shape[-1]
     grads = new(*gates.shape[:3], 4 * hid)  # per unit [dn_h, dr, dz, dn_i]
-    _call("rnnlab_gru_backward", rows, hid, gates, gh, out, g, grads, w_hh)
+    _call("rnnlab_gru_backward", loop, hid, gates, gh, out, g, grads, w_hh)
     return grads[..., hid:], grads[..., : 3 * hid]
 
 
-def _lstm_forward(gates: Tensor, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor, rows: tuple,
+def _lstm_forward(gates: Tensor, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor, loop: Loop,
                   new: Allocate) -> tuple:
     cells, tanh_c = torch.empty_like(out), torch.empty_like(out)  # read back only at real steps
-    _call("rnnlab_lstm_forward", rows, w_hh.shape[-1], gates, out, cells, tanh_c, w_hh, bias)
+    _call("rnnlab_lstm_forward", loop, w_hh.shape[-1], gates, out, cells, tanh_c, w_hh, bias)
     return cells, tanh_c
 
 
-def _lstm_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, rows: tuple, new: Allocate):
+def _lstm_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate):
     gates, cells, tanh_c = saved
     grads = new(*gates.shape)
-    _call("rnnlab_lstm_backward", rows, w_hh.shape[-1], gates, cells, tanh_c, g, grads, w_hh)
+    _call("rnnlab_lstm_backward", loop, w_hh.shape[-1], gates, cells, tanh_c, g, grads, w_hh)
     return grads, grads
 
 
@@ -210,7 +227,8 @@ def _recurrent_weight_grad(dgh: Tensor, out: Tensor, direction: int) -> Tensor:
 def _products_dtype() -> torch.dtype:
     """The dtype of the big matrix products (input projection, input and weight gradients): bf16 under CPU
     bf16 autocast on a CPU with bf16 matrix units (several times faster there), else fp32. The time loops
-    always run in fp32."""
+    keep states and element-wise updates in fp32; their per-step products take bf16 operands only on AMX
+    tiles (`amx_tiles`), under the same autocast."""
     if torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16 and bf16_matrix_units():
         return torch.bfloat16
     return torch.float32
@@ -243,10 +261,11 @@ class NativeRecurrence(torch.autograd.Function):
         gates = (x_low @ w_ih.flatten(0, 1).t().to(ctx.products)).float().view(steps, batch, directions, gates_size)
         out = new(steps, batch, directions, hidden)
         w_hh = w_hh.contiguous()
-        saved = PASSES[cell_name][0](gates, out, w_hh, bias, b_hh, (lens, order), new)
+        loop = Loop(lens, order, ctx.products == torch.bfloat16 and amx_tiles())
+        saved = PASSES[cell_name][0](gates, out, w_hh, bias, b_hh, loop, new)
         last = _last_steps(lens, directions)
         ctx.save_for_backward(x_low, w_ih, w_hh, out)
-        ctx.rows, ctx.full, ctx.last, ctx.cell, ctx.saved = (lens, order), full, last, cell_name, (gates, *saved)
+        ctx.loop, ctx.full, ctx.last, ctx.cell, ctx.saved = loop, full, last, cell_name, (gates, *saved)
         return out.view(steps, batch, directions * hidden).transpose(0, 1), out[last]
 
     @staticmethod
@@ -268,7 +287,7 @@ class NativeRecurrence(torch.autograd.Function):
         if d_h_n is not None:
             g.index_put_(ctx.last, d_h_n.float(), accumulate=True)
         new = torch.empty if ctx.full else torch.zeros
-        dgi, dgh = PASSES[ctx.cell][1](g, out, w_hh, ctx.saved, ctx.rows, new)
+        dgi, dgh = PASSES[ctx.cell][1](g, out, w_hh, ctx.saved, ctx.loop, new)
         d_proj = dgi.reshape(steps * batch, directions * gates_size)
         dtype = ctx.products  # .to(dtype) is a no-op in fp32
         d_low = d_proj.to(dtype)  # one cast for every product that reads it

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from rnnlab.models import native
 from rnnlab.models.fused import fused_recurrence
 
 TORCH_CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -35,11 +36,11 @@ class RecurrentLayer(nn.Module):
     """One layer of `cell`; `impl` = torch (`nn.*`), fused (ours, faster on CPU) or auto (the fastest).
 
     `auto` runs our fused recurrence (time loops compiled from recurrence_kernels.c) on the CPU wherever it
-    is faster than PyTorch's kernels: always, except full-length LSTM under bf16 autocast, where oneDNN's
-    bf16 LSTM is faster; GPUs (cuDNN) run `nn.*`. Under bf16 autocast the fused recurrence keeps its time
-    loop in fp32 (bf16 slows the small per-step work down on the CPU) and runs its big matrix products in
-    bf16 where the CPU has bf16 matrix units (native.py), so mixed precision is used only where it is
-    faster (benchmarks/results.md).
+    is faster than PyTorch's kernels: always, except full-length LSTM under bf16 autocast on CPUs without
+    AMX, where oneDNN's bf16 LSTM is faster; GPUs (cuDNN) run `nn.*`. Under bf16 autocast the fused
+    recurrence runs its big matrix products in bf16 where the CPU has bf16 matrix units, and its per-step
+    products too where it has AMX tiles; states and element-wise updates stay fp32 (native.py), so mixed
+    precision is used only where it is faster (benchmarks/results.md).
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, bidirectional: bool, impl: str = "auto") -> None:
@@ -53,15 +54,17 @@ class RecurrentLayer(nn.Module):
             return self.impl == "fused"
         if x.device.type != "cpu":
             return False
-        return self.cell != "lstm" or lengths is not None or not torch.is_autocast_enabled("cpu")
+        full_length_bf16_lstm = self.cell == "lstm" and lengths is None and torch.is_autocast_enabled("cpu")
+        return not full_length_bf16_lstm or native.amx_tiles()
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         if not self.use_fused(x, lengths):
             return torch_recurrence(self.rnn, x, lengths)
         autocast = torch.is_autocast_enabled(x.device.type)
         if autocast and not self._autocast_logged:
-            log.info("the %s recurrence keeps its time loop in fp32 under autocast: model.impl=%s picked the "
-                     "fused CPU path, faster than nn.%s in bf16", self.cell, self.impl, type(self.rnn).__name__)
+            log.info("the %s recurrence keeps its states in fp32 under autocast (products in bf16 where the CPU "
+                     "multiplies bf16 in hardware): model.impl=%s picked the fused CPU path, faster than nn.%s in "
+                     "bf16", self.cell, self.impl, type(self.rnn).__name__)
             self._autocast_logged = True
         if autocast and x.device.type != "cpu":
             with torch.autocast(x.device.type, enabled=False):  # off the CPU the Python loops compute in fp32
