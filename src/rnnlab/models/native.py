@@ -136,18 +136,22 @@ class Loop(NamedTuple):
 
     lengths: Tensor  # real steps per row, int32
     order: Tensor  # the rows by length, longest first, int32
+    products: torch.dtype  # of the big products: bf16 ones have the kernels read and write bf16 buffers
     bf16_steps: bool  # the per-step products in bf16 on AMX tiles
 
 
-def _pointer(tensor: Tensor) -> ctypes.c_void_p:
-    return ctypes.c_void_p(tensor.data_ptr())
+def _pointer(tensor: Tensor | None) -> ctypes.c_void_p:
+    return ctypes.c_void_p(None if tensor is None else tensor.data_ptr())
 
 
-def _call(function: str, loop: Loop, hidden: int, *tensors: Tensor) -> None:
-    """`function(B, T, D, H, bf16_steps, lengths, order, *tensors, threads)`; the first tensor is [T, B, D, *]."""
-    if any(t.dtype != torch.float32 or not t.is_contiguous() for t in tensors):  # the C side reads raw floats
-        raise TypeError(f"{function} takes contiguous float32 tensors, got {[(t.dtype, t.stride()) for t in tensors]}")
-    steps, batch, directions = tensors[0].shape[:3]
+def _call(function: str, loop: Loop, hidden: int, *tensors: Tensor | None) -> None:
+    """`function(B, T, D, H, bf16_steps, lengths, order, *tensors, threads)`; the first tensor is [T, B, D, *],
+    None passes NULL."""
+    given = [t for t in tensors if t is not None]
+    if any(t.dtype not in (torch.float32, torch.bfloat16) or not t.is_contiguous() for t in given):
+        raise TypeError(f"{function} takes contiguous float32/bf16 tensors (it reads raw memory), got "
+                        f"{[(t.dtype, t.stride()) for t in given]}")
+    steps, batch, directions = given[0].shape[:3]
     status = getattr(kernels(), function)(batch, steps, directions, hidden, int(loop.bf16_steps),
                                           *map(_pointer, (loop.lengths, loop.order, *tensors)), torch.get_num_threads())
     if status != 0:
@@ -157,46 +161,59 @@ def _call(function: str, loop: Loop, hidden: int, *tensors: Tensor) -> None:
 Allocate = Callable[..., Tensor]
 
 
-def _rnn_forward(gates: Tensor, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor, loop: Loop,
-                 new: Allocate) -> tuple:
-    _call("rnnlab_rnn_forward", loop, w_hh.shape[-1], gates, out, w_hh, bias)
+def _gradient_buffers(shape: torch.Size, loop: Loop, new: Allocate) -> tuple[Tensor | None, Tensor | None, Tensor]:
+    """Where backward writes the gate gradients [T, B, D, width]: fp32 `grads`, or `grads_low` in bf16 when
+    the big products read them in bf16 (no cast pass); and `sums` [D, B, width], their sums over steps."""
+    steps, batch, directions, width = shape
+    sums = torch.zeros(directions, batch, width)
+    if loop.products == torch.bfloat16:
+        return None, new(*shape, dtype=torch.bfloat16), sums
+    return new(*shape), None, sums
+
+
+def _rnn_forward(gates: Tensor, proj_low: Tensor | None, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor,
+                 loop: Loop, new: Allocate) -> tuple:
+    _call("rnnlab_rnn_forward", loop, w_hh.shape[-1], gates, proj_low, out, w_hh, bias)
     return ()
 
 
 def _rnn_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate):
-    dpre = new(*out.shape)
-    _call("rnnlab_rnn_backward", loop, w_hh.shape[-1], out, g, dpre, w_hh)
-    return dpre, dpre
+    dpre, dpre_low, sums = _gradient_buffers(out.shape, loop, new)
+    _call("rnnlab_rnn_backward", loop, w_hh.shape[-1], out, g, dpre, dpre_low, sums, w_hh)
+    d, db = dpre if dpre is not None else dpre_low, sums.sum(1)
+    return d, d, db, db
 
 
-def _gru_forward(gates: Tensor, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor, loop: Loop,
-                 new: Allocate) -> tuple:
+def _gru_forward(gates: Tensor, proj_low: Tensor | None, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor,
+                 loop: Loop, new: Allocate) -> tuple:
     hid = w_hh.shape[-1]
     gh = torch.empty_like(gates)  # read back only at real steps
-    _call("rnnlab_gru_forward", loop, hid, gates, gh, out, w_hh, bias, b_hh[:, :hid].contiguous())
+    _call("rnnlab_gru_forward", loop, hid, gates, proj_low, gh, out, w_hh, bias, b_hh[:, :hid].contiguous())
     return (gh,)
 
 
 def _gru_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate):
     (gates, gh) = saved
     hid = w_hh.shape[-1]
-    grads = new(*gates.shape[:3], 4 * hid)  # per unit [dn_h, dr, dz, dn_i]
-    _call("rnnlab_gru_backward", loop, hid, gates, gh, out, g, grads, w_hh)
-    return grads[..., hid:], grads[..., : 3 * hid]
+    grads, grads_low, sums = _gradient_buffers((*gates.shape[:3], 4 * hid), loop, new)  # [dn_h, dr, dz, dn_i]
+    _call("rnnlab_gru_backward", loop, hid, gates, gh, out, g, grads, grads_low, sums, w_hh)
+    d, db = grads if grads is not None else grads_low, sums.sum(1)
+    return d[..., hid:], d[..., : 3 * hid], db[:, hid:], db[:, : 3 * hid]
 
 
-def _lstm_forward(gates: Tensor, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor, loop: Loop,
-                  new: Allocate) -> tuple:
+def _lstm_forward(gates: Tensor, proj_low: Tensor | None, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor,
+                  loop: Loop, new: Allocate) -> tuple:
     cells, tanh_c = torch.empty_like(out), torch.empty_like(out)  # read back only at real steps
-    _call("rnnlab_lstm_forward", loop, w_hh.shape[-1], gates, out, cells, tanh_c, w_hh, bias)
+    _call("rnnlab_lstm_forward", loop, w_hh.shape[-1], gates, proj_low, out, cells, tanh_c, w_hh, bias)
     return cells, tanh_c
 
 
 def _lstm_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate):
     gates, cells, tanh_c = saved
-    grads = new(*gates.shape)
-    _call("rnnlab_lstm_backward", loop, w_hh.shape[-1], gates, cells, tanh_c, g, grads, w_hh)
-    return grads, grads
+    grads, grads_low, sums = _gradient_buffers(gates.shape, loop, new)
+    _call("rnnlab_lstm_backward", loop, w_hh.shape[-1], gates, cells, tanh_c, g, grads, grads_low, sums, w_hh)
+    d, db = grads if grads is not None else grads_low, sums.sum(1)
+    return d, d, db, db
 
 
 PASSES = {"rnn": (_rnn_forward, _rnn_backward), "gru": (_gru_forward, _gru_backward),
@@ -242,27 +259,31 @@ class NativeRecurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, lengths: Tensor | None,
                 cell_name: str):
-        ctx.products = _products_dtype()
+        products = _products_dtype()
         ctx.set_materialize_grads(False)  # an unused output's gradient stays None, not a tensor of zeros
         with torch.autocast("cpu", enabled=False):
             inputs = (t.float() for t in (x, w_ih, w_hh, b_ih, b_hh))
-            return NativeRecurrence._forward(ctx, *inputs, lengths, cell_name)
+            return NativeRecurrence._forward(ctx, *inputs, lengths, cell_name, products)
 
     @staticmethod
     def _forward(ctx, x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, lengths: Tensor | None,
-                 cell_name: str):
+                 cell_name: str, products: torch.dtype):
         batch, steps, inputs = x.shape
         directions, gates_size, hidden = w_hh.shape
         lens, order, full = _rows(lengths, batch, steps)
+        loop = Loop(lens, order, products, products == torch.bfloat16 and amx_tiles())
         new = torch.empty if full else torch.zeros  # padded steps stay zero
         bias = CELLS[cell_name].input_bias(b_ih, b_hh).contiguous()  # added by the kernels (addmm costs more)
-        x_steps = x.transpose(0, 1).reshape(steps * batch, inputs)  # no copy when x is a layer's output
-        x_low = x_steps.to(ctx.products)  # no-op in fp32
-        gates = (x_low @ w_ih.flatten(0, 1).t().to(ctx.products)).float().view(steps, batch, directions, gates_size)
+        # time-major rows in the products' dtype, in one pass (none when x is a layer's output in fp32)
+        x_low = x.transpose(0, 1).to(products, memory_format=torch.contiguous_format).reshape(steps * batch, inputs)
+        proj = (x_low @ w_ih.flatten(0, 1).t().to(products)).view(steps, batch, directions, gates_size)
+        if products == torch.float32:
+            gates, proj_low = proj, None  # the kernels turn the projections into the gates in place
+        else:
+            gates, proj_low = new(steps, batch, directions, gates_size), proj  # read in bf16, widened per step
         out = new(steps, batch, directions, hidden)
         w_hh = w_hh.contiguous()
-        loop = Loop(lens, order, ctx.products == torch.bfloat16 and amx_tiles())
-        saved = PASSES[cell_name][0](gates, out, w_hh, bias, b_hh, loop, new)
+        saved = PASSES[cell_name][0](gates, proj_low, out, w_hh, bias, b_hh, loop, new)
         last = _last_steps(lens, directions)
         ctx.save_for_backward(x_low, w_ih, w_hh, out)
         ctx.loop, ctx.full, ctx.last, ctx.cell, ctx.saved = loop, full, last, cell_name, (gates, *saved)
@@ -287,21 +308,17 @@ class NativeRecurrence(torch.autograd.Function):
         if d_h_n is not None:
             g.index_put_(ctx.last, d_h_n.float(), accumulate=True)
         new = torch.empty if ctx.full else torch.zeros
-        dgi, dgh = PASSES[ctx.cell][1](g, out, w_hh, ctx.saved, ctx.loop, new)
+        # gate gradients in the products' dtype (the kernels write bf16 ones directly), bias gradients in fp32
+        dgi, dgh, db_ih, db_hh = PASSES[ctx.cell][1](g, out, w_hh, ctx.saved, ctx.loop, new)
         d_proj = dgi.reshape(steps * batch, directions * gates_size)
-        dtype = ctx.products  # .to(dtype) is a no-op in fp32
-        d_low = d_proj.to(dtype)  # one cast for every product that reads it
+        dtype = ctx.loop.products  # .to(dtype) and .float() are no-ops in fp32
         dx = dw_ih = dw_hh = None
         if ctx.needs_input_grad[0]:
-            dx = (d_low @ w_ih.flatten(0, 1).to(dtype)).float().view(steps, batch, inputs).transpose(0, 1)
+            dx = (d_proj @ w_ih.flatten(0, 1).to(dtype)).float().view(steps, batch, inputs).transpose(0, 1)
         if ctx.needs_input_grad[1]:
             # (x^T d_proj)^T: MKL sums the long dimension faster this way round (6.0 -> 4.1 ms for the LSTM)
-            dw_ih = (x_low.t() @ d_low).t().float().reshape(directions, gates_size, inputs)
+            dw_ih = (x_low.t() @ d_proj).t().float().reshape(directions, gates_size, inputs)
         if ctx.needs_input_grad[2]:
-            d_hidden = d_low.view(dgi.shape) if dgh is dgi else dgh.to(dtype)
-            dw_hh = torch.stack([_recurrent_weight_grad(d_hidden[:, :, d], out[:, :, d].to(dtype), d).float()
+            dw_hh = torch.stack([_recurrent_weight_grad(dgh[:, :, d], out[:, :, d].to(dtype), d).float()
                                  for d in range(directions)])
-        ones = torch.ones(steps * batch)  # sums over rows as products: 3x faster than .sum(0) here
-        db_ih = (ones @ d_proj).view(directions, gates_size)
-        db_hh = db_ih if dgh is dgi else (ones @ dgh.flatten(0, 1).flatten(1)).view(directions, -1)
         return dx, dw_ih, dw_hh, db_ih, db_hh, None, None

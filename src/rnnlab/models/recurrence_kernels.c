@@ -33,6 +33,8 @@
 
 typedef float vf __attribute__((vector_size(64), aligned(4), may_alias));
 typedef int vi __attribute__((vector_size(64), aligned(4), may_alias));
+typedef unsigned vu __attribute__((vector_size(64), aligned(4), may_alias));
+typedef uint16_t vh __attribute__((vector_size(32), aligned(2), may_alias)); /* 16 bf16 */
 #define LANES 16
 #if defined(__AVX512F__)
 #define TILE_ROWS 8 /* 16 accumulators of the 32 vector registers */
@@ -147,6 +149,9 @@ struct job {
     const float *zeros;                       /* H zeros: the state before the first step */
     float *m;                                 /* per direction [k, ldm]: W_hh^T forward, W_hh backward */
     int k, n, ldm;
+    const uint16_t *proj_low;                 /* forward: bf16 input projections, widened into gates per step */
+    uint16_t *grads_low;                      /* backward: the gate gradients in bf16 (then `grads` unused) */
+    float *sums;                              /* backward: [D, B, width of grads] sums of the gate gradients */
     int low;                                  /* per-step products in bf16 on AMX tiles (then m unused) */
     uint16_t *m_low;                          /* per direction [kp / 2, np, 2]: m packed for AMX */
     int kp, np, failed;
@@ -158,9 +163,12 @@ struct job {
  * whole sequence apart: more streams than the hardware prefetcher follows, and the backward pass took half
  * as long again). Step s of direction d reads time s (forward) or length - 1 - s (backward direction: each
  * row read back from its last real step). */
-static float *at(const job *j, float *buffer, int width, int b, int d, int s) {
+static size_t offset(const job *j, int width, int b, int d, int s) {
     int t = d == 0 ? s : j->lengths[b] - 1 - s;
-    return buffer + (((size_t)t * j->batch + b) * j->directions + d) * width;
+    return (((size_t)t * j->batch + b) * j->directions + d) * width;
+}
+static float *at(const job *j, float *buffer, int width, int b, int d, int s) {
+    return buffer + offset(j, width, b, d, s);
 }
 
 /* rows[i] = the row of sorted position p0 + i at step s, for i < n. */
@@ -184,6 +192,61 @@ static int grow(const job *j, int n, int p0, int p1, int s) {
 #define LD(p) (w == LANES ? load(p) : load_n(p, w))
 #define ST(p, v) (w == LANES ? store(p, v) : store_n(p, v, w))
 #define COLUMNS(hid) for (int c = 0, w = (hid) < LANES ? (hid) : LANES; c < (hid); c += LANES, w = (hid) - c < LANES ? (hid) - c : LANES)
+
+static void *grow_buffer(void *p, size_t *size, size_t need) {
+    if (need <= *size) return p;
+    free(p);
+    p = aligned_alloc(64, need);
+    *size = p ? need : 0;
+    return p;
+}
+
+/* bf16 <-> fp32 for w <= LANES values: widening is exact; narrowing rounds to nearest even, NaN stays NaN. */
+static inline vf widen_v(const uint16_t *p, int w) {
+    vh h = {0};
+    if (w == LANES) h = *(const vh *)p;
+    else memcpy(&h, p, (size_t)w * sizeof(uint16_t));
+    return (vf)(__builtin_convertvector(h, vu) << 16);
+}
+static inline void narrow_v(uint16_t *p, vf v, int w) {
+    vu u = (vu)v, nan = (u & 0x7fffffffu) > 0x7f800000u;
+    vu rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    vh h = __builtin_convertvector((rounded & ~nan) | (((u >> 16) | 0x40u) & nan), vh);
+    if (w == LANES) *(vh *)p = h;
+    else memcpy(p, &h, (size_t)w * sizeof(uint16_t));
+}
+
+/* Forward, bf16 input projections: the gate rows of step s start as those rows' projections, widened. */
+static void widen_rows(const job *j, int d, int s, int p0, int n, float *const *gate) {
+    for (int i = 0; i < n; i++) {
+        const uint16_t *src = j->proj_low + offset(j, j->gate_size, j->order[p0 + i], d, s);
+        COLUMNS(j->gate_size) ST(gate[i] + c, widen_v(src + c, w));
+    }
+}
+
+/* Backward: where this step's gate gradients go: their rows of `grads`, or with grads_low this thread's
+ * scratch rows (read back only within the step), narrowed into grads_low by sum_rows. */
+static __thread float *step_grads;
+static __thread size_t step_grads_size;
+static void grad_rows(const job *j, int width, int d, int s, int p0, int n, float **rows) {
+    if (!j->grads_low) rows_at(j, j->grads, width, d, s, p0, n, rows);
+    else for (int i = 0; i < n; i++) rows[i] = step_grads + (size_t)i * width;
+}
+
+/* Backward, after a step's gate gradients: add them to their rows' sums (the bias gradients, summed over
+ * steps per row here and over rows by the caller), and with grads_low store them there in bf16. */
+static void sum_rows(const job *j, int width, int d, int s, int p0, int n, float *const *grad) {
+    for (int i = 0; i < n; i++) {
+        int b = j->order[p0 + i];
+        float *sum = j->sums + ((size_t)d * j->batch + b) * width;
+        uint16_t *low = j->grads_low ? j->grads_low + offset(j, width, b, d, s) : NULL;
+        COLUMNS(width) {
+            vf v = LD(grad[i] + c);
+            ST(sum + c, LD(sum + c) + v);
+            if (low) narrow_v(low + c, v, w);
+        }
+    }
+}
 
 /* ---- the per-step product in bf16 on AMX tiles (CPU bf16 autocast, on CPUs with AMX) ----
  *
@@ -225,14 +288,6 @@ typedef struct {
 static __thread uint16_t *amx_a;   /* this thread's rounded rows [rows, kp] */
 static __thread float *amx_c;      /* and products [rows, np] */
 static __thread size_t amx_a_size, amx_c_size;
-
-static void *grow_buffer(void *p, size_t *size, size_t need) {
-    if (need <= *size) return p;
-    free(p);
-    p = aligned_alloc(64, need);
-    *size = p ? need : 0;
-    return p;
-}
 
 /* out[i][:n] (+)= sum_k a[i][k] W[k, :n] for i < rows, with a and W rounded to bf16, on AMX tiles. */
 AMX_TARGET static void matmul_amx(int rows, int k, int n, const float *const *a, const uint16_t *m, int kp, int np,
@@ -318,6 +373,7 @@ static void rnn_forward(const job *j, int d, int p0, int p1) {
     float *pre[p1 - p0], *h[p1 - p0], *h_prev[p1 - p0];
     for (int s = 0; s < j->steps && (n = shrink(j, n, p0, s)) > 0; s++) {
         rows_at(j, j->gates, hid, d, s, p0, n, pre);
+        if (j->proj_low) widen_rows(j, d, s, p0, n, pre);
         rows_at(j, j->out, hid, d, s, p0, n, h);
         if (s > 0) {
             rows_at(j, j->out, hid, d, s - 1, p0, n, h_prev);
@@ -334,11 +390,12 @@ static void rnn_backward(const job *j, int d, int p0, int p1) {
         if ((n = grow(j, n, p0, p1, s)) == 0) continue;
         rows_at(j, j->g, hid, d, s, p0, n, dh);
         rows_at(j, j->out, hid, d, s, p0, n, h);
-        rows_at(j, j->grads, hid, d, s, p0, n, dpre);
+        grad_rows(j, hid, d, s, p0, n, dpre);
         for (int i = 0; i < n; i++) COLUMNS(hid) {
             vf hv = LD(h[i] + c);
             ST(dpre[i] + c, LD(dh[i] + c) * (1.0f - hv * hv));
         }
+        sum_rows(j, hid, d, s, p0, n, dpre);
         if (s > 0) {
             rows_at(j, j->g, hid, d, s - 1, p0, n, dh_prev);
             product(j, d, n, dpre, dh_prev, 1);
@@ -354,6 +411,7 @@ static void gru_forward(const job *j, int d, int p0, int p1) {
     float *gate[p1 - p0], *gh[p1 - p0], *h[p1 - p0], *h_prev[p1 - p0];
     for (int s = 0; s < j->steps && (n = shrink(j, n, p0, s)) > 0; s++) {
         rows_at(j, j->gates, g3, d, s, p0, n, gate);
+        if (j->proj_low) widen_rows(j, d, s, p0, n, gate);
         rows_at(j, j->gh, g3, d, s, p0, n, gh);
         rows_at(j, j->out, hid, d, s, p0, n, h);
         if (s > 0) {
@@ -389,7 +447,7 @@ static void gru_backward(const job *j, int d, int p0, int p1) {
         rows_at(j, j->gh, g3, d, s, p0, n, gh);
         rows_at(j, j->out, hid, d, s, p0, n, h);
         rows_at(j, j->g, hid, d, s, p0, n, dh);
-        rows_at(j, j->grads, g4, d, s, p0, n, grad);
+        grad_rows(j, g4, d, s, p0, n, grad);
         if (s > 0) rows_at(j, j->g, hid, d, s - 1, p0, n, dh_prev);
         for (int i = 0; i < n; i++) COLUMNS(hid) {
             const float *gi = gate[i];
@@ -403,6 +461,7 @@ static void gru_backward(const job *j, int d, int p0, int p1) {
             ST(gr + 3 * hid + c, dn_i);
             if (s > 0) ST(dh_prev[i] + c, LD(dh_prev[i] + c) + dhv * z);
         }
+        sum_rows(j, g4, d, s, p0, n, grad);
         if (s > 0) product(j, d, n, grad, dh_prev, 1);
     }
 }
@@ -414,6 +473,7 @@ static void lstm_forward(const job *j, int d, int p0, int p1) {
     float *gate[p1 - p0], *h[p1 - p0], *h_prev[p1 - p0], *cell[p1 - p0], *c_prev[p1 - p0], *tc[p1 - p0];
     for (int s = 0; s < j->steps && (n = shrink(j, n, p0, s)) > 0; s++) {
         rows_at(j, j->gates, g4, d, s, p0, n, gate);
+        if (j->proj_low) widen_rows(j, d, s, p0, n, gate);
         rows_at(j, j->out, hid, d, s, p0, n, h);
         rows_at(j, j->cells, hid, d, s, p0, n, cell);
         rows_at(j, j->tanh_c, hid, d, s, p0, n, tc);
@@ -449,7 +509,7 @@ static void lstm_backward(const job *j, int d, int p0, int p1) {
         rows_at(j, j->gates, g4, d, s, p0, n, gate);
         rows_at(j, j->tanh_c, hid, d, s, p0, n, tc);
         rows_at(j, j->g, hid, d, s, p0, n, dh);
-        rows_at(j, j->grads, g4, d, s, p0, n, grad);
+        grad_rows(j, g4, d, s, p0, n, grad);
         if (s > 0) {
             rows_at(j, j->cells, hid, d, s - 1, p0, n, c_prev);
             rows_at(j, j->g, hid, d, s - 1, p0, n, dh_prev);
@@ -470,6 +530,7 @@ static void lstm_backward(const job *j, int d, int p0, int p1) {
                 ST(carry + c, dcv * f);
             }
         }
+        sum_rows(j, g4, d, s, p0, n, grad);
         if (s > 0) product(j, d, n, grad, dh_prev, 1);
     }
 }
@@ -491,7 +552,9 @@ void rnnlab_set_openmp(void *parallel, void *thread_num, void *num_threads) {
 static void run_items(void *arg) {
     job *j = arg;
     int me = j->serial ? 0 : omp_thread_num(), team = j->serial ? 1 : omp_num_threads();
-    if (j->low && amx_buffers(j->batch, j->kp, j->np)) {
+    size_t widest = (size_t)j->batch * 4 * j->hidden * sizeof(float); /* gradient rows: at most 4 per unit */
+    if ((j->low && amx_buffers(j->batch, j->kp, j->np)) ||
+        (j->grads_low && !(step_grads = grow_buffer(step_grads, &step_grads_size, widest)))) {
         j->failed = 1;
         return;
     }
@@ -570,30 +633,40 @@ static int run(job *j, const float *w_hh, int transpose, int threads) {
  * bias [D, gates * H] the input-side biases (fused_cells.py: input_bias) that forward adds to the gates.
  * lengths: real steps per row (1..T); order: the rows by length, longest first. Padded steps are not
  * touched (the caller zeroes them). low: the per-step products in bf16 on AMX tiles, only where
- * rnnlab_amx_init() said yes. Every function returns 0, or -1 if memory ran out. */
+ * rnnlab_amx_init() said yes. With bf16 big products (under autocast), forward reads the input projections
+ * from proj_low (bf16, like gates; gates then receives them step by step) and backward writes the gate
+ * gradients to grads_low (bf16; grads then unused), else both are NULL. Backward also adds each row's gate
+ * gradients over its steps into sums [D, B, width of a gradient row] (zeroed by the caller): the bias
+ * gradients before the sum over rows. Every function returns 0, or -1 if memory ran out. */
 #define DIMS int B, int T, int D, int H, int low, const int *lengths, const int *order
 
-int rnnlab_rnn_forward(DIMS, float *pre, float *out, const float *w_hh, const float *bias, int threads) {
+int rnnlab_rnn_forward(DIMS, float *pre, const uint16_t *proj_low, float *out, const float *w_hh, const float *bias,
+                       int threads) {
     JOB(rnn_forward, 1);
     j.bias = bias;
     j.gates = pre;
+    j.proj_low = proj_low;
     j.out = out;
     return run(&j, w_hh, 1, threads);
 }
 
-int rnnlab_rnn_backward(DIMS, const float *out, float *g, float *dpre, const float *w_hh, int threads) {
+int rnnlab_rnn_backward(DIMS, const float *out, float *g, float *dpre, uint16_t *grads_low, float *sums,
+                        const float *w_hh, int threads) {
     JOB(rnn_backward, 1);
     j.out = (float *)out;
     j.g = g;
     j.grads = dpre;
+    j.grads_low = grads_low;
+    j.sums = sums;
     return run(&j, w_hh, 0, threads);
 }
 
-int rnnlab_gru_forward(DIMS, float *gates, float *gh, float *out, const float *w_hh, const float *bias,
-                       const float *b_hn, int threads) {
+int rnnlab_gru_forward(DIMS, float *gates, const uint16_t *proj_low, float *gh, float *out, const float *w_hh,
+                       const float *bias, const float *b_hn, int threads) {
     JOB(gru_forward, 3);
     j.bias = bias;
     j.gates = gates;
+    j.proj_low = proj_low;
     j.gh = gh;
     j.out = out;
     j.b_hn = b_hn;
@@ -601,21 +674,24 @@ int rnnlab_gru_forward(DIMS, float *gates, float *gh, float *out, const float *w
 }
 
 int rnnlab_gru_backward(DIMS, const float *gates, const float *gh, const float *out, float *g, float *grads,
-                        const float *w_hh, int threads) {
+                        uint16_t *grads_low, float *sums, const float *w_hh, int threads) {
     JOB(gru_backward, 3);
     j.gates = (float *)gates;
     j.gh = (float *)gh;
     j.out = (float *)out;
     j.g = g;
     j.grads = grads;
+    j.grads_low = grads_low;
+    j.sums = sums;
     return run(&j, w_hh, 0, threads);
 }
 
-int rnnlab_lstm_forward(DIMS, float *gates, float *out, float *cells, float *tanh_c, const float *w_hh,
-                        const float *bias, int threads) {
+int rnnlab_lstm_forward(DIMS, float *gates, const uint16_t *proj_low, float *out, float *cells, float *tanh_c,
+                        const float *w_hh, const float *bias, int threads) {
     JOB(lstm_forward, 4);
     j.bias = bias;
     j.gates = gates;
+    j.proj_low = proj_low;
     j.out = out;
     j.cells = cells;
     j.tanh_c = tanh_c;
@@ -623,13 +699,15 @@ int rnnlab_lstm_forward(DIMS, float *gates, float *out, float *cells, float *tan
 }
 
 int rnnlab_lstm_backward(DIMS, const float *gates, const float *cells, const float *tanh_c, float *g, float *grads,
-                         const float *w_hh, int threads) {
+                         uint16_t *grads_low, float *sums, const float *w_hh, int threads) {
     JOB(lstm_backward, 4);
     j.gates = (float *)gates;
     j.cells = (float *)cells;
     j.tanh_c = (float *)tanh_c;
     j.g = g;
     j.grads = grads;
+    j.grads_low = grads_low;
+    j.sums = sums;
     j.carry = calloc((size_t)D * B * H, sizeof(float));
     if (!j.carry) return -1;
     int status = run(&j, w_hh, 0, threads);
