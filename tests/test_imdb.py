@@ -118,7 +118,12 @@ def test_an_lstm_learns_the_sentiment_and_predict_reads_its_checkpoint(reviews_f
                                                                        scheduler):
     results, run_dir = run_in_process(tmp_path, *imdb(reviews_folder, tmp_path, f"data.pad={pad}", "logger=none",
                                                       "trainer.max_epochs=15", "optimizer.lr=0.01",
-                                                      "callbacks.early_stopping=false",  # 60 val reviews: noisy
+                                                      "callbacks.early_stopping=false",
+                                                      # the best checkpoint by val/acc on 60 reviews (the default
+                                                      # 10%) was a coin toss: at seed 0 one rounding change in the
+                                                      # model flipped test/acc between 0.895 and 0.995; 120 reviews
+                                                      # gave test/acc 0.97-1.0 over seeds 0-5 at one thread
+                                                      "data.val_fraction=0.2",
                                                       f"optimizer.scheduler={scheduler}"))
     assert results["metrics"]["test/acc"] > 0.9
     assert results["metrics"]["test/auroc"] > 0.95
