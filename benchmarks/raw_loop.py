@@ -3,9 +3,9 @@
 Two settings:
   --settings default  what a user writes by hand: nn.LSTM/GRU/RNN, PyTorch's init, no flushing, no clipping;
   --settings runner   the runner's: subnormals flushed (first thing in the process), freed memory kept for reuse,
-                      rnnlab's RecurrentLayer with --impl, Keras init, gradient clipping at 1.0, fused Adam,
-                      optional bf16 autocast. Beside the runner leg
-                      with the same options it measures the runner's own overhead (Lightning, Hydra, callbacks).
+                      rnnlab's RecurrentLayer with --impl and time-major embedding lookup, Keras init, gradient
+                      clipping at 1.0, fused Adam, optional bf16 autocast. Beside the runner leg with the same
+                      options it measures the runner's own overhead (Lightning, Hydra, callbacks).
 Samples/s are timed as the runner's ThroughputMeter and the Keras leg time them: after the first `--warmup`
 batches (one-off start-up work).
 
@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from rnnlab.memory import reuse_freed_memory
 from rnnlab.models.init import initialize_
-from rnnlab.models.recurrent import TORCH_CELLS, RecurrentLayer
+from rnnlab.models.recurrent import TORCH_CELLS, RecurrentLayer, embed_time_major
 
 VOCAB, WIDTH = 10_000, 64  # the tutorial recipe: vocabulary 10k, embedding 64, hidden 64
 
@@ -35,13 +35,15 @@ class Classifier(nn.Module):
 
     def __init__(self, cell: str, impl: str | None) -> None:
         super().__init__()
+        self.impl = impl
         self.embedding = nn.Embedding(VOCAB, WIDTH, padding_idx=0)
         self.rnn = (TORCH_CELLS[cell](WIDTH, WIDTH, batch_first=True) if impl is None
                     else RecurrentLayer(cell, WIDTH, WIDTH, bidirectional=False, impl=impl))
         self.head = nn.Linear(WIDTH, 1)
 
     def forward(self, tokens: Tensor) -> Tensor:
-        _, h_n = self.rnn(self.embedding(tokens))
+        vectors = self.embedding(tokens) if self.impl is None else embed_time_major(self.embedding, tokens)
+        _, h_n = self.rnn(vectors)
         h_n = h_n[0] if isinstance(h_n, tuple) else h_n
         return self.head(h_n[-1]).squeeze(-1)
 

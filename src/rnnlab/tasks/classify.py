@@ -19,6 +19,7 @@ from rnnlab.data.imdb import Batch, ClassifySpec
 from rnnlab.data.text import PAD_ID
 from rnnlab.models.encoder import RecurrentEncoder
 from rnnlab.models.init import initialize_
+from rnnlab.models.recurrent import embed_time_major
 from rnnlab.tasks.base import RecurrentTask
 from rnnlab.tasks.classify_report import classification_report, confusion_figure, most_confidently_wrong
 
@@ -77,7 +78,7 @@ class ClassifyTask(RecurrentTask):
         return linear(head_dropout(summary) if head_dropout.p else summary).squeeze(-1)
 
     def embed(self, tokens: Tensor) -> Tensor:
-        vectors = self.embedding(tokens)
+        vectors = embed_time_major(self.embedding, tokens)
         return self.embedding_dropout(vectors) if self.embedding_dropout.p else vectors
 
     def _step(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
