@@ -161,7 +161,7 @@ def _call(function: str, loop: Loop, hidden: int, *tensors: Tensor | None) -> No
 Allocate = Callable[..., Tensor]
 
 
-def _gradient_buffers(shape: torch.Size, loop: Loop, new: Allocate) -> tuple[Tensor | None, Tensor | None, Tensor]:
+def _gradient_buffers(shape: tuple[int, ...], loop: Loop, new: Allocate) -> tuple[Tensor | None, Tensor | None, Tensor]:
     """Where backward writes the gate gradients [T, B, D, width]: fp32 `grads`, or `grads_low` in bf16 when
     the big products read them in bf16 (no cast pass); and `sums` [D, B, width], their sums over steps."""
     steps, batch, directions, width = shape

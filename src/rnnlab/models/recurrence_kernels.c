@@ -3,9 +3,9 @@
  * The same maths as the Python loops in fused_cells.py (read that first), but reading and writing the
  * caller's time-major tensors [T, B, D, X] in place: the input projections of all steps are one torch
  * matrix product before the loop (without biases: the loop adds them, which costs nothing there), the
- * weight gradients torch matrix products after it, and what is left here is what torch can only do as
- * thousands of tiny calls: per step, one small matrix product with W_hh over the rows still running, and
- * the element-wise update of the gates, fused into one pass.
+ * weight gradients torch matrix products after it (the loop sums the bias gradients), and what is left
+ * here is what torch can only do as thousands of tiny calls: per step, one small matrix product with W_hh
+ * over the rows still running, and the element-wise update of the gates, fused into one pass.
  *
  * Rows are independent through time, so the work is split into (direction, block of rows) items that
  * run in parallel with no synchronisation between steps, on torch's own OpenMP pool (the caller hands
@@ -226,7 +226,7 @@ static void widen_rows(const job *j, int d, int s, int p0, int n, float *const *
 
 /* Backward: where this step's gate gradients go: their rows of `grads`, or with grads_low this thread's
  * scratch rows (read back only within the step), narrowed into grads_low by sum_rows. */
-static __thread float *step_grads;
+static __thread float *step_grads; /* kept for the thread's life, as the AMX buffers below */
 static __thread size_t step_grads_size;
 static void grad_rows(const job *j, int width, int d, int s, int p0, int n, float **rows) {
     if (!j->grads_low) rows_at(j, j->grads, width, d, s, p0, n, rows);
@@ -260,7 +260,6 @@ static void sum_rows(const job *j, int width, int d, int s, int p0, int n, float
 
 static int pad(int x) { return (x + AMX_BLOCK - 1) / AMX_BLOCK * AMX_BLOCK; }
 
-/* Packed bf16 W for one direction: [kp / 2, np, 2], m[(p * np + c) * 2 + r] = W[2p + r, c], zero-padded. */
 static uint16_t to_bf16(float x) { /* round to nearest even; NaN stays NaN */
     uint32_t u;
     memcpy(&u, &x, sizeof u);
@@ -285,8 +284,9 @@ typedef struct {
     uint8_t rows[16];
 } tile_config;
 
-static __thread uint16_t *amx_a;   /* this thread's rounded rows [rows, kp] */
-static __thread float *amx_c;      /* and products [rows, np] */
+/* Each pool thread's buffers, kept for the thread's life (every pass reuses them, growing them if needed). */
+static __thread uint16_t *amx_a; /* rounded rows [rows, kp] */
+static __thread float *amx_c;    /* and their products [rows, np] */
 static __thread size_t amx_a_size, amx_c_size;
 
 /* out[i][:n] (+)= sum_k a[i][k] W[k, :n] for i < rows, with a and W rounded to bf16, on AMX tiles. */
