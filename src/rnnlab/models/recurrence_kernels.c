@@ -306,10 +306,6 @@ AMX_TARGET static void matmul_amx(int rows, int k, int n, const float *const *a,
         }
         memset(dst + done, 0, (size_t)(kp - done) * sizeof(uint16_t));
     }
-    tile_config cfg = {0};
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
-    _tile_loadconfig(&cfg);
     size_t a_stride = (size_t)kp * 2, m_stride = (size_t)np * 4, c_stride = (size_t)np * 4;
     for (int r = 0; r < rp; r += 32)
         for (int col = 0; col < np; col += 32) {
@@ -334,7 +330,6 @@ AMX_TARGET static void matmul_amx(int rows, int k, int n, const float *const *a,
             _tile_stored(2, cr + 16 * (size_t)np, c_stride);
             _tile_stored(3, cr + 16 * (size_t)np + 16, c_stride);
         }
-    _tile_release();
     for (int i = 0; i < rows; i++) {
         const float *ci = amx_c + (size_t)i * np;
         COLUMNS(n) {
@@ -344,6 +339,16 @@ AMX_TARGET static void matmul_amx(int rows, int k, int n, const float *const *a,
         }
     }
 }
+
+/* Tiles 0-7 as matmul_amx uses them (16 rows of 64 bytes), set once per pass in each thread: nothing else
+ * (oneDNN) runs on the thread until amx_stop. */
+AMX_TARGET static void amx_start(void) {
+    tile_config cfg = {0};
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+    _tile_loadconfig(&cfg);
+}
+AMX_TARGET static void amx_stop(void) { _tile_release(); }
 
 /* This thread's buffers for products of up to `rows` rows: 0, or -1 if memory ran out. */
 static int amx_buffers(int rows, int kp, int np) {
@@ -356,6 +361,8 @@ int rnnlab_amx_init(void) { return 0; }
 static void matmul_amx(int rows, int k, int n, const float *const *a, const uint16_t *m, int kp, int np,
                        float *const *out, int accumulate) {}
 static int amx_buffers(int rows, int kp, int np) { return -1; }
+static void amx_start(void) {}
+static void amx_stop(void) {}
 #endif
 
 /* out rows (+)= a rows x this direction's m: the per-step product, in fp32, or in bf16 on AMX (j->low). */
@@ -558,11 +565,13 @@ static void run_items(void *arg) {
         j->failed = 1;
         return;
     }
+    if (j->low) amx_start();
     for (int item = me; item < j->items; item += team) {
         int d = item / j->blocks, block = item % j->blocks;
         /* interleaved blocks would balance sorted lengths better; contiguous ones keep tiles full */
         j->body(j, d, block * j->batch / j->blocks, (block + 1) * j->batch / j->blocks);
     }
+    if (j->low) amx_stop();
 }
 
 /* m = per direction [k, ldm] copy of w [D, rows, cols]: transposed (k = cols) or not (k = rows). */
