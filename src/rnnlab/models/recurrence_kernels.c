@@ -21,7 +21,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 11) /* compilers with AMX intrinsics */
+/* AMX: x86-64 Linux (which grants tiles to a process on request), compilers with its intrinsics */
+#if defined(__x86_64__) && defined(__linux__) && (defined(__clang__) || __GNUC__ >= 11)
 #define HAVE_AMX 1
 #include <cpuid.h>
 #include <immintrin.h>
