@@ -194,9 +194,11 @@ static int grow(const job *j, int n, int p0, int p1, int s) {
 #define ST(p, v) (w == LANES ? store(p, v) : store_n(p, v, w))
 #define COLUMNS(hid) for (int c = 0, w = (hid) < LANES ? (hid) : LANES; c < (hid); c += LANES, w = (hid) - c < LANES ? (hid) - c : LANES)
 
+/* p, or a 64-byte aligned buffer in its place when `need` bytes exceed its *size (the contents are not kept). */
 static void *grow_buffer(void *p, size_t *size, size_t need) {
     if (need <= *size) return p;
     free(p);
+    need = (need + 63) / 64 * 64; /* aligned_alloc wants a multiple of the alignment */
     p = aligned_alloc(64, need);
     *size = p ? need : 0;
     return p;
