@@ -137,7 +137,11 @@ class Loop(NamedTuple):
     lengths: Tensor  # real steps per row, int32
     order: Tensor  # the rows by length, longest first, int32
     products: torch.dtype  # of the big products: bf16 ones have the kernels read and write bf16 buffers
-    bf16_steps: bool  # the per-step products in bf16 on AMX tiles
+
+    @property
+    def bf16_steps(self) -> bool:
+        """Whether the per-step products run in bf16 too, on AMX tiles."""
+        return self.products == torch.bfloat16 and amx_tiles()
 
 
 def _pointer(tensor: Tensor | None) -> ctypes.c_void_p:
@@ -271,7 +275,7 @@ class NativeRecurrence(torch.autograd.Function):
         batch, steps, inputs = x.shape
         directions, gates_size, hidden = w_hh.shape
         lens, order, full = _rows(lengths, batch, steps)
-        loop = Loop(lens, order, products, products == torch.bfloat16 and amx_tiles())
+        loop = Loop(lens, order, products)
         new = torch.empty if full else torch.zeros  # padded steps stay zero
         bias = CELLS[cell_name].input_bias(b_ih, b_hh).contiguous()  # added by the kernels (addmm costs more)
         # time-major rows in the products' dtype, in one pass (none when x is a layer's output in fp32)
