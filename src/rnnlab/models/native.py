@@ -175,6 +175,11 @@ def _gradient_buffers(shape: tuple[int, ...], loop: Loop, new: Allocate) -> tupl
     return new(*shape), None, sums
 
 
+def _written(grads: Tensor | None, grads_low: Tensor | None, sums: Tensor) -> tuple[Tensor, Tensor]:
+    """After backward: the gate gradients, in whichever buffer it wrote, and the bias gradients [D, width]."""
+    return grads if grads is not None else grads_low, sums.sum(1)
+
+
 def _rnn_forward(gates: Tensor, proj_low: Tensor | None, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor,
                  loop: Loop, new: Allocate) -> tuple:
     _call("rnnlab_rnn_forward", loop, w_hh.shape[-1], gates, proj_low, out, w_hh, bias)
@@ -184,7 +189,7 @@ def _rnn_forward(gates: Tensor, proj_low: Tensor | None, out: Tensor, w_hh: Tens
 def _rnn_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate):
     dpre, dpre_low, sums = _gradient_buffers(out.shape, loop, new)
     _call("rnnlab_rnn_backward", loop, w_hh.shape[-1], out, g, dpre, dpre_low, sums, w_hh)
-    d, db = dpre if dpre is not None else dpre_low, sums.sum(1)
+    d, db = _written(dpre, dpre_low, sums)
     return d, d, db, db
 
 
@@ -201,7 +206,7 @@ def _gru_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop
     hid = w_hh.shape[-1]
     grads, grads_low, sums = _gradient_buffers((*gates.shape[:3], 4 * hid), loop, new)  # [dn_h, dr, dz, dn_i]
     _call("rnnlab_gru_backward", loop, hid, gates, gh, out, g, grads, grads_low, sums, w_hh)
-    d, db = grads if grads is not None else grads_low, sums.sum(1)
+    d, db = _written(grads, grads_low, sums)
     return d[..., hid:], d[..., : 3 * hid], db[:, hid:], db[:, : 3 * hid]
 
 
@@ -216,7 +221,7 @@ def _lstm_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loo
     gates, cells, tanh_c = saved
     grads, grads_low, sums = _gradient_buffers(gates.shape, loop, new)
     _call("rnnlab_lstm_backward", loop, w_hh.shape[-1], gates, cells, tanh_c, g, grads, grads_low, sums, w_hh)
-    d, db = grads if grads is not None else grads_low, sums.sum(1)
+    d, db = _written(grads, grads_low, sums)
     return d, d, db, db
 
 
