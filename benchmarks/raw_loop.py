@@ -24,8 +24,9 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.memory import reuse_freed_memory
+from rnnlab.models.embedding import embed_time_major
 from rnnlab.models.init import initialize_
-from rnnlab.models.recurrent import TORCH_CELLS, RecurrentLayer, embed_time_major
+from rnnlab.models.recurrent import TORCH_CELLS, RecurrentLayer
 
 VOCAB, WIDTH = 10_000, 64  # the tutorial recipe: vocabulary 10k, embedding 64, hidden 64
 

@@ -305,3 +305,19 @@ def test_nan_in_the_weights_reaches_the_outputs(cell: str, loops: str) -> None:
         layer.weight_ih_l0.fill_(float("nan"))
     outputs, h_n = layer(torch.randn(3, 4, 5))
     assert outputs.isnan().all() and h_n.isnan().all()
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_weight_gradient_products_split_over_threads_sum_all_rows(threads: int) -> None:
+    """The weight gradients' long sums run as one chunk of rows per thread, then add up the chunks: every row
+    counts once, also when the rows do not split evenly (here 101 rows)."""
+    torch.manual_seed(0)
+    a, b = torch.randn(101, 6, dtype=torch.float64), torch.randn(101, 10, dtype=torch.float64)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        actual = native._summed_products(a.float(), b.float())
+    finally:
+        torch.set_num_threads(before)
+    assert actual.dtype == torch.float32 and actual.shape == (6, 10)
+    torch.testing.assert_close(actual.double(), a.t() @ b, rtol=1e-5, atol=1e-5)

@@ -13,6 +13,10 @@
  * carry torch's flush-subnormals setting). Each row computes the same way whatever the split, so results
  * do not depend on the number of threads.
  *
+ * Beside the loops, one more pass torch makes slowly on the CPU: the embedding lookup's weight gradient
+ * (rnnlab_embedding_backward, used by models/embedding.py), torch's own loop taking ~4x longer at the
+ * tutorial's shapes.
+ *
  * Vectors are GCC/Clang vector extensions of 16 floats, which the compiler maps to AVX-512, AVX2 or NEON;
  * under bf16 autocast on CPUs with AMX the per-step products run on AMX tiles instead (matmul_amx).
  * tanh is a rational approximation and sigmoid(x) = (1 + tanh(x / 2)) / 2, within a few 1e-7 (the tests
@@ -725,4 +729,42 @@ int rnnlab_lstm_backward(DIMS, const float *gates, const float *cells, const flo
     int status = run(&j, w_hh, 0, threads);
     free(j.carry);
     return status;
+}
+
+/* ---- the embedding's weight gradient ---- */
+
+typedef struct {
+    int n, width, rows, parallel;
+    const int64_t *index;
+    int64_t skip;
+    const float *grad;
+    float *out;
+} scatter;
+
+/* Each thread owns a range of table rows and scans every index for its own, so rows gather their
+ * gradients in index order (as torch's loop does) with no atomics, whatever the thread count. */
+static void scatter_rows(void *arg) {
+    const scatter *a = arg;
+    int me = a->parallel ? omp_thread_num() : 0, team = a->parallel ? omp_num_threads() : 1;
+    int64_t first = (int64_t)a->rows * me / team, last = (int64_t)a->rows * (me + 1) / team;
+    for (int i = 0; i < a->n; i++) {
+        int64_t r = a->index[i];
+        if (r < first || r >= last || r == a->skip) continue;
+        const float *src = a->grad + (size_t)i * a->width;
+        float *dst = a->out + (size_t)r * a->width;
+        COLUMNS(a->width) ST(dst + c, LD(dst + c) + LD(src + c));
+    }
+}
+
+/* out[index[i]] += grad[i] for i < n, except where index[i] == skip (the padding row): out [rows, width]
+ * (zeroed by the caller), grad [n, width], indices in [0, rows) (checked by the forward lookup). */
+void rnnlab_embedding_backward(int n, int width, const int64_t *index, int64_t skip, const float *grad, int rows,
+                               float *out, int threads) {
+    scatter a = {n, width, rows, threads > 1 && gomp_parallel && omp_thread_num && omp_num_threads, index, skip,
+                 grad, out};
+    if (a.parallel) {
+        gomp_parallel(scatter_rows, &a, (unsigned)threads, 0);
+    } else {
+        scatter_rows(&a);
+    }
 }

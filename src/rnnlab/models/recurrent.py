@@ -32,13 +32,6 @@ def torch_recurrence(rnn: nn.RNNBase, x: Tensor, lengths: Tensor | None) -> tupl
     return outputs, state[0] if isinstance(state, tuple) else state
 
 
-def embed_time_major(embedding: nn.Embedding, tokens: Tensor) -> Tensor:
-    """`embedding(tokens)` [B, T, E] as a batch-first view of time-major memory [T, B, E], the order in which
-    the fused recurrence reads steps: neither its forward pass nor the embedding's backward pass then copies
-    the vectors into the other order (a few percent of a tutorial step)."""
-    return embedding(tokens.t()).transpose(0, 1)
-
-
 class RecurrentLayer(nn.Module):
     """One layer of `cell`; `impl` = torch (`nn.*`), fused (ours, faster on CPU) or auto (the fastest).
 

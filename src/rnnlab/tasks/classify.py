@@ -17,9 +17,9 @@ from torchmetrics.classification import (
 from rnnlab.config import ModelConfig, OptimizerConfig
 from rnnlab.data.imdb import Batch, ClassifySpec
 from rnnlab.data.text import PAD_ID
+from rnnlab.models.embedding import embed_time_major
 from rnnlab.models.encoder import RecurrentEncoder
 from rnnlab.models.init import initialize_
-from rnnlab.models.recurrent import embed_time_major
 from rnnlab.tasks.base import RecurrentTask
 from rnnlab.tasks.classify_report import classification_report, confusion_figure, most_confidently_wrong
 
