@@ -269,7 +269,7 @@ def embedding_grad(grad: Tensor, tokens: Tensor, rows: int, padding_idx: int | N
     width = grad.shape[-1]
     grad = grad.float().contiguous()
     index = tokens.reshape(-1).to(torch.int64).contiguous()
-    out = torch.zeros(rows, width)
+    out = torch.empty(rows, width)  # the kernel zeroes it, each thread its own rows
     skip = ctypes.c_int64(-1 if padding_idx is None else padding_idx)
     kernels().rnnlab_embedding_backward(index.numel(), width, _pointer(index), skip, _pointer(grad), rows,
                                         _pointer(out), torch.get_num_threads())

@@ -741,12 +741,13 @@ typedef struct {
     float *out;
 } scatter;
 
-/* Each thread owns a range of table rows and scans every index for its own, so rows gather their
- * gradients in index order (as torch's loop does) with no atomics, whatever the thread count. */
+/* Each thread owns a range of table rows, zeroes them and scans every index for its own, so rows gather
+ * their gradients in index order (as torch's loop does) with no atomics, whatever the thread count. */
 static void scatter_rows(void *arg) {
     const scatter *a = arg;
     int me = a->parallel ? omp_thread_num() : 0, team = a->parallel ? omp_num_threads() : 1;
     int64_t first = (int64_t)a->rows * me / team, last = (int64_t)a->rows * (me + 1) / team;
+    memset(a->out + (size_t)first * a->width, 0, (size_t)(last - first) * a->width * sizeof(float));
     for (int i = 0; i < a->n; i++) {
         int64_t r = a->index[i];
         if (r < first || r >= last || r == a->skip) continue;
@@ -756,8 +757,8 @@ static void scatter_rows(void *arg) {
     }
 }
 
-/* out[index[i]] += grad[i] for i < n, except where index[i] == skip (the padding row): out [rows, width]
- * (zeroed by the caller), grad [n, width], indices in [0, rows) (checked by the forward lookup). */
+/* out[r] = sum of grad[i] over i < n with index[i] == r, zero for r == skip (the padding row): out [rows,
+ * width], grad [n, width], indices in [0, rows) (checked by the forward lookup). */
 void rnnlab_embedding_backward(int n, int width, const int64_t *index, int64_t skip, const float *grad, int rows,
                                float *out, int threads) {
     scatter a = {n, width, rows, threads > 1 && gomp_parallel && omp_thread_num && omp_num_threads, index, skip,
