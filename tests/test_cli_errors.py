@@ -12,6 +12,7 @@ CASES = {
     "+epochs=3": "'epochs' is not a config key; the top level has: data, model, trainer",
     "trainer.max_epochs=abc": "trainer.max_epochs: Value 'abc' of type 'str' could not be converted to Integer",
     "model.cell=lstmm": "model.cell='lstmm' is not valid; choose one of rnn, lstm, gru",
+    "trainer.profiler=fast": "trainer.profiler='fast' is not valid; choose one of simple, advanced, pytorch",
     "data.csv_path=/no/such/prices.csv": "data.csv_path '/no/such/prices.csv' does not exist",
     "data.seq_len=5000": "data.seq_len=5000 with data.horizon=1 leaves no train/val/test windows",
     "data=imdb data.vocab_size=2": "data.vocab_size is 2 but must be at least 3 (it counts the padding",

@@ -93,3 +93,12 @@ def test_rich_progress_bar_redraws_at_the_configured_rate(tmp_path):
     assert [c.refresh_rate for c in callbacks if isinstance(c, RichProgressBar)] == [4]
     with pytest.raises(UserError, match="callbacks.progress_bar_refresh_rate=0 is too small"):
         compose_config(tmp_path, "callbacks.progress_bar_refresh_rate=0")
+
+
+def test_no_profiling_by_default_and_lightnings_report_in_the_run_folder_when_asked(tmp_path):
+    base = ("data.length=200", "model=rnn", "model.hidden_size=8", "trainer.max_epochs=1")
+    _, run_dir = run_in_process(tmp_path / "default", *base)
+    assert not list(run_dir.rglob("*profile*"))
+    _, profiled_dir = run_in_process(tmp_path / "simple", *base, "trainer.profiler=simple")
+    reports = "".join(path.read_text() for path in profiled_dir.glob("*profile*.txt"))
+    assert "run_training_batch" in reports  # Lightning's timing of the training step

@@ -21,6 +21,7 @@ from rnnlab.config import Config, ImdbDataConfig, StockDataConfig, TranslationDa
 from rnnlab.data.imdb import ImdbData
 from rnnlab.data.stock import StockData
 from rnnlab.data.translation import TranslationData
+from rnnlab.profiling import Unprofiled, build_profiler
 from rnnlab.stopping import StopRecorder
 from rnnlab.tasks.base import RecurrentTask
 from rnnlab.tasks.classify import ClassifyTask
@@ -101,7 +102,7 @@ def build_trainer(cfg: Config, task: RecurrentTask, run_dir: Path) -> pl.Trainer
         limit_test_batches=t.limit_test_batches, overfit_batches=t.overfit_batches, fast_dev_run=t.fast_dev_run,
         logger=build_logger(cfg, run_dir), callbacks=build_callbacks(cfg, task, run_dir),
         default_root_dir=run_dir, enable_progress_bar=cfg.callbacks.progress_bar != "none",
-        enable_model_summary=cfg.callbacks.progress_bar != "none",
+        enable_model_summary=cfg.callbacks.progress_bar != "none", profiler=build_profiler(t.profiler, run_dir),
     )
 
 
@@ -112,5 +113,5 @@ def build_tester(cfg: Config) -> pl.Trainer:
         accelerator=t.accelerator, devices=1, precision=resolve_precision(t.accelerator, t.precision),
         limit_test_batches=t.limit_test_batches, fast_dev_run=t.fast_dev_run, logger=False,
         callbacks=[TorchSettings(t.flush_denormal, t.num_threads, t.reuse_memory)], enable_progress_bar=False,
-        enable_model_summary=False,
+        enable_model_summary=False, profiler=Unprofiled(),
     )

@@ -217,6 +217,7 @@ class DecodeConfig:
 
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
 STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true")
+PROFILERS = ("simple", "advanced", "pytorch")  # Lightning's; null profiles nothing
 PRECISIONS = ("32-true", "32", "64-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true")
 
 
@@ -244,11 +245,14 @@ class TrainerConfig:
     flush_denormal: bool = True
     num_threads: Optional[int] = None
     reuse_memory: bool = True
+    profiler: Optional[str] = None
 
     def check(self) -> None:
         _choice("trainer.accelerator", self.accelerator, ACCELERATORS)
         _choice("trainer.strategy", self.strategy, STRATEGIES)
         _choice("trainer.precision", str(self.precision), PRECISIONS)
+        if self.profiler is not None:
+            _choice("trainer.profiler", self.profiler, PROFILERS)
         _at_least("trainer.max_epochs", self.max_epochs, 1)
         _at_least("trainer.min_epochs", self.min_epochs, 0)
         if self.gradient_clip_val is not None:
