@@ -148,16 +148,17 @@ def _pointer(tensor: Tensor | None) -> ctypes.c_void_p:
     return ctypes.c_void_p(None if tensor is None else tensor.data_ptr())
 
 
-def _call(function: str, loop: Loop, hidden: int, *tensors: Tensor | None) -> None:
-    """`function(B, T, D, H, bf16_steps, lengths, order, *tensors, threads)`; the first tensor is [T, B, D, *],
-    None passes NULL."""
+def _call(function: str, loop: Loop, hidden: int, *tensors: Tensor | None, flag: int | None = None) -> None:
+    """`function(B, T, D, H, bf16_steps, lengths, order, *tensors[, flag], threads)`; the first tensor is
+    [T, B, D, *], None passes NULL."""
     given = [t for t in tensors if t is not None]
     if any(t.dtype not in (torch.float32, torch.bfloat16) or not t.is_contiguous() for t in given):
         raise TypeError(f"{function} takes contiguous float32/bf16 tensors (it reads raw memory), got "
                         f"{[(t.dtype, t.stride()) for t in given]}")
     steps, batch, directions = given[0].shape[:3]
     status = getattr(kernels(), function)(batch, steps, directions, hidden, int(loop.bf16_steps),
-                                          *map(_pointer, (loop.lengths, loop.order, *tensors)), torch.get_num_threads())
+                                          *map(_pointer, (loop.lengths, loop.order, *tensors)),
+                                          *(() if flag is None else (flag,)), torch.get_num_threads())
     if status != 0:
         raise MemoryError(f"{function}: out of memory")
 
@@ -186,9 +187,9 @@ def _rnn_forward(gates: Tensor, proj_low: Tensor | None, out: Tensor, w_hh: Tens
     return ()
 
 
-def _rnn_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate):
+def _rnn_backward(g: Tensor, fresh: bool, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate):
     dpre, dpre_low, sums = _gradient_buffers(out.shape, loop, new)
-    _call("rnnlab_rnn_backward", loop, w_hh.shape[-1], out, g, dpre, dpre_low, sums, w_hh)
+    _call("rnnlab_rnn_backward", loop, w_hh.shape[-1], out, g, dpre, dpre_low, sums, w_hh, flag=fresh)
     d, db = _written(dpre, dpre_low, sums)
     return d, d, db, db
 
@@ -201,11 +202,11 @@ def _gru_forward(gates: Tensor, proj_low: Tensor | None, out: Tensor, w_hh: Tens
     return (gh,)
 
 
-def _gru_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate):
+def _gru_backward(g: Tensor, fresh: bool, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate):
     (gates, gh) = saved
     hid = w_hh.shape[-1]
     grads, grads_low, sums = _gradient_buffers((*gates.shape[:3], 4 * hid), loop, new)  # [dn_h, dr, dz, dn_i]
-    _call("rnnlab_gru_backward", loop, hid, gates, gh, out, g, grads, grads_low, sums, w_hh)
+    _call("rnnlab_gru_backward", loop, hid, gates, gh, out, g, grads, grads_low, sums, w_hh, flag=fresh)
     d, db = _written(grads, grads_low, sums)
     return d[..., hid:], d[..., : 3 * hid], db[:, hid:], db[:, : 3 * hid]
 
@@ -217,10 +218,11 @@ def _lstm_forward(gates: Tensor, proj_low: Tensor | None, out: Tensor, w_hh: Ten
     return cells, tanh_c
 
 
-def _lstm_backward(g: Tensor, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate):
+def _lstm_backward(g: Tensor, fresh: bool, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate):
     gates, cells, tanh_c = saved
     grads, grads_low, sums = _gradient_buffers(gates.shape, loop, new)
-    _call("rnnlab_lstm_backward", loop, w_hh.shape[-1], gates, cells, tanh_c, g, grads, grads_low, sums, w_hh)
+    _call("rnnlab_lstm_backward", loop, w_hh.shape[-1], gates, cells, tanh_c, g, grads, grads_low, sums, w_hh,
+          flag=fresh)
     d, db = _written(grads, grads_low, sums)
     return d, d, db, db
 
@@ -335,16 +337,21 @@ class NativeRecurrence(torch.autograd.Function):
         x_low, w_ih, w_hh, out = ctx.saved_tensors
         steps, batch, directions, hidden = out.shape
         gates_size, inputs = w_hh.shape[1], x_low.shape[1]
-        if d_outputs is None:
+        # fresh: only h_n has a gradient (a classifier's last state): g then holds it at each row's last step
+        # and nothing else, and the kernels write the earlier steps' gradients instead of adding to them
+        fresh = d_outputs is None and d_h_n is not None
+        if fresh:
+            g = torch.empty_like(out)
+        elif d_outputs is None:
             g = torch.zeros_like(out)
         else:
             g = torch.empty_like(out)
             g.view(steps, batch, -1).copy_(d_outputs.transpose(0, 1))
         if d_h_n is not None:
-            g.index_put_(ctx.last, d_h_n.float(), accumulate=True)
+            g.index_put_(ctx.last, d_h_n.float(), accumulate=not fresh)
         new = torch.empty if ctx.full else torch.zeros
         # gate gradients in the products' dtype (the kernels write bf16 ones directly), bias gradients in fp32
-        dgi, dgh, db_ih, db_hh = PASSES[ctx.cell][1](g, out, w_hh, ctx.saved, ctx.loop, new)
+        dgi, dgh, db_ih, db_hh = PASSES[ctx.cell][1](g, fresh, out, w_hh, ctx.saved, ctx.loop, new)
         d_proj = dgi.reshape(steps * batch, directions * gates_size)
         dtype = ctx.loop.products  # .to(dtype) and .float() are no-ops in fp32
         dx = dw_ih = dw_hh = None

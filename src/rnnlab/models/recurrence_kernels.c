@@ -149,6 +149,8 @@ struct job {
     const int *lengths, *order; /* real steps per row; rows by length, longest first */
     float *gates, *gh, *out, *cells, *tanh_c; /* forward buffers (and what backward reads) */
     float *g, *grads, *carry;                 /* backward buffers; carry: LSTM dL/dc per (direction, row) */
+    int fresh;                                /* backward: g holds only the last states' gradients (the outputs
+                                                 got none), so a step writes dL/dh_prev instead of adding to it */
     const float *bias;                        /* forward: [D, gate_size] input-side biases, added every step */
     const float *b_hn;                        /* GRU: [D, H] bias of the n gate's hidden side */
     const float *zeros;                       /* H zeros: the state before the first step */
@@ -412,7 +414,7 @@ static void rnn_backward(const job *j, int d, int p0, int p1) {
         sum_rows(j, hid, d, s, p0, n, dpre);
         if (s > 0) {
             rows_at(j, j->g, hid, d, s - 1, p0, n, dh_prev);
-            product(j, d, n, dpre, dh_prev, 1);
+            product(j, d, n, dpre, dh_prev, !j->fresh);
         }
     }
 }
@@ -473,7 +475,7 @@ static void gru_backward(const job *j, int d, int p0, int p1) {
             ST(gr + hid + c, dn_h * LD(gh[i] + c) * (1.0f - r));
             ST(gr + 2 * hid + c, dhv * (LD(h[i] + c) - nv) * (1.0f - z));
             ST(gr + 3 * hid + c, dn_i);
-            if (s > 0) ST(dh_prev[i] + c, LD(dh_prev[i] + c) + dhv * z);
+            if (s > 0) ST(dh_prev[i] + c, j->fresh ? dhv * z : LD(dh_prev[i] + c) + dhv * z);
         }
         sum_rows(j, g4, d, s, p0, n, grad);
         if (s > 0) product(j, d, n, grad, dh_prev, 1);
@@ -545,7 +547,7 @@ static void lstm_backward(const job *j, int d, int p0, int p1) {
             }
         }
         sum_rows(j, g4, d, s, p0, n, grad);
-        if (s > 0) product(j, d, n, grad, dh_prev, 1);
+        if (s > 0) product(j, d, n, grad, dh_prev, !j->fresh);
     }
 }
 
@@ -653,7 +655,9 @@ static int run(job *j, const float *w_hh, int transpose, int threads) {
  * from proj_low (bf16, like gates; gates then receives them step by step) and backward writes the gate
  * gradients to grads_low (bf16; grads then unused), else both are NULL. Backward also adds each row's gate
  * gradients over its steps into sums [D, B, width of a gradient row] (zeroed by the caller): the bias
- * gradients before the sum over rows. Every function returns 0, or -1 if memory ran out. */
+ * gradients before the sum over rows. g [T, B, D, H] holds dL/d(outputs) and receives dL/dh_prev step by step;
+ * with fresh, it holds only the last states' gradients, at each row's last step (its other entries unset).
+ * Every function returns 0, or -1 if memory ran out. */
 #define DIMS int B, int T, int D, int H, int low, const int *lengths, const int *order
 
 int rnnlab_rnn_forward(DIMS, float *pre, const uint16_t *proj_low, float *out, const float *w_hh, const float *bias,
@@ -667,8 +671,9 @@ int rnnlab_rnn_forward(DIMS, float *pre, const uint16_t *proj_low, float *out, c
 }
 
 int rnnlab_rnn_backward(DIMS, const float *out, float *g, float *dpre, uint16_t *grads_low, float *sums,
-                        const float *w_hh, int threads) {
+                        const float *w_hh, int fresh, int threads) {
     JOB(rnn_backward, 1);
+    j.fresh = fresh;
     j.out = (float *)out;
     j.g = g;
     j.grads = dpre;
@@ -690,8 +695,9 @@ int rnnlab_gru_forward(DIMS, float *gates, const uint16_t *proj_low, float *gh, 
 }
 
 int rnnlab_gru_backward(DIMS, const float *gates, const float *gh, const float *out, float *g, float *grads,
-                        uint16_t *grads_low, float *sums, const float *w_hh, int threads) {
+                        uint16_t *grads_low, float *sums, const float *w_hh, int fresh, int threads) {
     JOB(gru_backward, 3);
+    j.fresh = fresh;
     j.gates = (float *)gates;
     j.gh = (float *)gh;
     j.out = (float *)out;
@@ -715,8 +721,9 @@ int rnnlab_lstm_forward(DIMS, float *gates, const uint16_t *proj_low, float *out
 }
 
 int rnnlab_lstm_backward(DIMS, const float *gates, const float *cells, const float *tanh_c, float *g, float *grads,
-                         uint16_t *grads_low, float *sums, const float *w_hh, int threads) {
+                         uint16_t *grads_low, float *sums, const float *w_hh, int fresh, int threads) {
     JOB(lstm_backward, 4);
+    j.fresh = fresh;
     j.gates = (float *)gates;
     j.cells = (float *)cells;
     j.tanh_c = (float *)tanh_c;
