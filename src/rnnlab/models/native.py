@@ -181,9 +181,9 @@ def _written(grads: Tensor | None, grads_low: Tensor | None, sums: Tensor) -> tu
     return grads if grads is not None else grads_low, sums.sum(1)
 
 
-def _rnn_forward(gates: Tensor, proj_low: Tensor | None, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor,
-                 loop: Loop, new: Allocate) -> tuple:
-    _call("rnnlab_rnn_forward", loop, w_hh.shape[-1], gates, proj_low, out, w_hh, bias)
+def _rnn_forward(gates: Tensor, proj_low: Tensor | None, out: Tensor, out_low: Tensor | None, w_hh: Tensor,
+                 bias: Tensor, b_hh: Tensor, loop: Loop, new: Allocate) -> tuple:
+    _call("rnnlab_rnn_forward", loop, w_hh.shape[-1], gates, proj_low, out, out_low, w_hh, bias)
     return ()
 
 
@@ -194,11 +194,11 @@ def _rnn_backward(g: Tensor, fresh: bool, out: Tensor, w_hh: Tensor, saved: tupl
     return d, d, db, db
 
 
-def _gru_forward(gates: Tensor, proj_low: Tensor | None, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor,
-                 loop: Loop, new: Allocate) -> tuple:
+def _gru_forward(gates: Tensor, proj_low: Tensor | None, out: Tensor, out_low: Tensor | None, w_hh: Tensor,
+                 bias: Tensor, b_hh: Tensor, loop: Loop, new: Allocate) -> tuple:
     hid = w_hh.shape[-1]
     gh = torch.empty_like(gates)  # read back only at real steps
-    _call("rnnlab_gru_forward", loop, hid, gates, proj_low, gh, out, w_hh, bias, b_hh[:, :hid].contiguous())
+    _call("rnnlab_gru_forward", loop, hid, gates, proj_low, gh, out, out_low, w_hh, bias, b_hh[:, :hid].contiguous())
     return (gh,)
 
 
@@ -211,10 +211,10 @@ def _gru_backward(g: Tensor, fresh: bool, out: Tensor, w_hh: Tensor, saved: tupl
     return d[..., hid:], d[..., : 3 * hid], db[:, hid:], db[:, : 3 * hid]
 
 
-def _lstm_forward(gates: Tensor, proj_low: Tensor | None, out: Tensor, w_hh: Tensor, bias: Tensor, b_hh: Tensor,
-                  loop: Loop, new: Allocate) -> tuple:
+def _lstm_forward(gates: Tensor, proj_low: Tensor | None, out: Tensor, out_low: Tensor | None, w_hh: Tensor,
+                  bias: Tensor, b_hh: Tensor, loop: Loop, new: Allocate) -> tuple:
     cells, tanh_c = torch.empty_like(out), torch.empty_like(out)  # read back only at real steps
-    _call("rnnlab_lstm_forward", loop, w_hh.shape[-1], gates, proj_low, out, cells, tanh_c, w_hh, bias)
+    _call("rnnlab_lstm_forward", loop, w_hh.shape[-1], gates, proj_low, out, out_low, cells, tanh_c, w_hh, bias)
     return cells, tanh_c
 
 
@@ -319,11 +319,14 @@ class NativeRecurrence(torch.autograd.Function):
         else:
             gates, proj_low = new(steps, batch, directions, gates_size), proj  # read in bf16, widened per step
         out = new(steps, batch, directions, hidden)
+        # the outputs in bf16 too, written by the kernels, for the recurrent weight gradient's bf16 product
+        out_low = None if products == torch.float32 else new(steps, batch, directions, hidden, dtype=products)
         w_hh = w_hh.contiguous()
-        saved = PASSES[cell_name][0](gates, proj_low, out, w_hh, bias, b_hh, loop, new)
+        saved = PASSES[cell_name][0](gates, proj_low, out, out_low, w_hh, bias, b_hh, loop, new)
         last = _last_steps(lens, directions)
         ctx.save_for_backward(x_low, w_ih, w_hh, out)
         ctx.loop, ctx.full, ctx.last, ctx.cell, ctx.saved = loop, full, last, cell_name, (gates, *saved)
+        ctx.out_products = out if out_low is None else out_low  # the outputs in the products' dtype
         return out.view(steps, batch, directions * hidden).transpose(0, 1), out[last]
 
     @staticmethod
@@ -360,6 +363,6 @@ class NativeRecurrence(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             dw_ih = _summed_products(x_low, d_proj).t().reshape(directions, gates_size, inputs)
         if ctx.needs_input_grad[2]:
-            dw_hh = torch.stack([_recurrent_weight_grad(dgh[:, :, d], out[:, :, d].to(dtype), d)
+            dw_hh = torch.stack([_recurrent_weight_grad(dgh[:, :, d], ctx.out_products[:, :, d], d)
                                  for d in range(directions)])
         return dx, dw_ih, dw_hh, db_ih, db_hh, None, None

@@ -157,6 +157,7 @@ struct job {
     float *m;                                 /* per direction [k, ldm]: W_hh^T forward, W_hh backward */
     int k, n, ldm;
     const uint16_t *proj_low;                 /* forward: bf16 input projections, widened into gates per step */
+    uint16_t *out_low;                        /* forward, with proj_low: the outputs again, in bf16 */
     uint16_t *grads_low;                      /* backward: the gate gradients in bf16 (then `grads` unused) */
     float *sums;                              /* backward: [D, B, width of grads] sums of the gate gradients */
     int low;                                  /* per-step products in bf16 on AMX tiles (then m unused) */
@@ -230,6 +231,16 @@ static void widen_rows(const job *j, int d, int s, int p0, int n, float *const *
     for (int i = 0; i < n; i++) {
         const uint16_t *src = j->proj_low + offset(j, j->gate_size, j->order[p0 + i], d, s);
         COLUMNS(j->gate_size) ST(gate[i] + c, widen_v(src + c, w));
+    }
+}
+
+/* Forward, bf16 big products: this step's outputs again in bf16, the operand of the recurrent weight
+ * gradient's product (no cast pass over all the outputs before it). */
+static void narrow_outputs(const job *j, int d, int s, int p0, int n, float *const *h) {
+    if (!j->out_low) return;
+    for (int i = 0; i < n; i++) {
+        uint16_t *dst = j->out_low + offset(j, j->hidden, j->order[p0 + i], d, s);
+        COLUMNS(j->hidden) narrow_v(dst + c, LD(h[i] + c), w);
     }
 }
 
@@ -396,6 +407,7 @@ static void rnn_forward(const job *j, int d, int p0, int p1) {
             product(j, d, n, h_prev, pre, 1);
         }
         for (int i = 0; i < n; i++) COLUMNS(hid) ST(h[i] + c, tanh_v(LD(pre[i] + c) + LD(bias + c)));
+        narrow_outputs(j, d, s, p0, n, h);
     }
 }
 
@@ -451,6 +463,7 @@ static void gru_forward(const job *j, int d, int p0, int p1) {
             ST(gi + 2 * hid + c, nv);
             ST(h[i] + c, nv + z * (LD(h_prev[i] + c) - nv));
         }
+        narrow_outputs(j, d, s, p0, n, h);
     }
 }
 
@@ -475,7 +488,7 @@ static void gru_backward(const job *j, int d, int p0, int p1) {
             ST(gr + hid + c, dn_h * LD(gh[i] + c) * (1.0f - r));
             ST(gr + 2 * hid + c, dhv * (LD(h[i] + c) - nv) * (1.0f - z));
             ST(gr + 3 * hid + c, dn_i);
-            if (s > 0) ST(dh_prev[i] + c, j->fresh ? dhv * z : LD(dh_prev[i] + c) + dhv * z);
+            if (s > 0) ST(dh_prev[i] + c, (j->fresh ? splat(0.0f) : LD(dh_prev[i] + c)) + dhv * z);
         }
         sum_rows(j, g4, d, s, p0, n, grad);
         if (s > 0) product(j, d, n, grad, dh_prev, 1);
@@ -514,6 +527,7 @@ static void lstm_forward(const job *j, int d, int p0, int p1) {
             ST(tc[i] + c, tcv);
             ST(h[i] + c, o * tcv);
         }
+        narrow_outputs(j, d, s, p0, n, h);
     }
 }
 
@@ -653,20 +667,22 @@ static int run(job *j, const float *w_hh, int transpose, int threads) {
  * touched (the caller zeroes them). low: the per-step products in bf16 on AMX tiles, only where
  * rnnlab_amx_init() said yes. With bf16 big products (under autocast), forward reads the input projections
  * from proj_low (bf16, like gates; gates then receives them step by step) and backward writes the gate
- * gradients to grads_low (bf16; grads then unused), else both are NULL. Backward also adds each row's gate
+ * gradients to grads_low (bf16; grads then unused), else both are NULL; forward then also writes the outputs
+ * in bf16 to out_low (else NULL). Backward also adds each row's gate
  * gradients over its steps into sums [D, B, width of a gradient row] (zeroed by the caller): the bias
  * gradients before the sum over rows. g [T, B, D, H] holds dL/d(outputs) and receives dL/dh_prev step by step;
  * with fresh, it holds only the last states' gradients, at each row's last step (its other entries unset).
  * Every function returns 0, or -1 if memory ran out. */
 #define DIMS int B, int T, int D, int H, int low, const int *lengths, const int *order
 
-int rnnlab_rnn_forward(DIMS, float *pre, const uint16_t *proj_low, float *out, const float *w_hh, const float *bias,
-                       int threads) {
+int rnnlab_rnn_forward(DIMS, float *pre, const uint16_t *proj_low, float *out, uint16_t *out_low, const float *w_hh,
+                       const float *bias, int threads) {
     JOB(rnn_forward, 1);
     j.bias = bias;
     j.gates = pre;
     j.proj_low = proj_low;
     j.out = out;
+    j.out_low = out_low;
     return run(&j, w_hh, 1, threads);
 }
 
@@ -682,14 +698,15 @@ int rnnlab_rnn_backward(DIMS, const float *out, float *g, float *dpre, uint16_t 
     return run(&j, w_hh, 0, threads);
 }
 
-int rnnlab_gru_forward(DIMS, float *gates, const uint16_t *proj_low, float *gh, float *out, const float *w_hh,
-                       const float *bias, const float *b_hn, int threads) {
+int rnnlab_gru_forward(DIMS, float *gates, const uint16_t *proj_low, float *gh, float *out, uint16_t *out_low,
+                       const float *w_hh, const float *bias, const float *b_hn, int threads) {
     JOB(gru_forward, 3);
     j.bias = bias;
     j.gates = gates;
     j.proj_low = proj_low;
     j.gh = gh;
     j.out = out;
+    j.out_low = out_low;
     j.b_hn = b_hn;
     return run(&j, w_hh, 1, threads);
 }
@@ -708,13 +725,14 @@ int rnnlab_gru_backward(DIMS, const float *gates, const float *gh, const float *
     return run(&j, w_hh, 0, threads);
 }
 
-int rnnlab_lstm_forward(DIMS, float *gates, const uint16_t *proj_low, float *out, float *cells, float *tanh_c,
-                        const float *w_hh, const float *bias, int threads) {
+int rnnlab_lstm_forward(DIMS, float *gates, const uint16_t *proj_low, float *out, uint16_t *out_low, float *cells,
+                        float *tanh_c, const float *w_hh, const float *bias, int threads) {
     JOB(lstm_forward, 4);
     j.bias = bias;
     j.gates = gates;
     j.proj_low = proj_low;
     j.out = out;
+    j.out_low = out_low;
     j.cells = cells;
     j.tanh_c = tanh_c;
     return run(&j, w_hh, 1, threads);
