@@ -23,7 +23,7 @@ from pathlib import Path
 
 from imdb_batches import DEFAULT_ARCHIVE, save_batches
 from legs import Leg, keras_available, keras_leg, raw_leg, runner_leg, seconds_to_first_step
-from results_page import machine, median, number, ratio, write_section
+from results_page import machine, median, number, write_section
 
 TARGETS = {"lstm": 2.5, "gru": 2.0, "rnn": 2.0}  # issue 6: fp32 through the runner vs Keras; bf16 LSTM: 3.0
 KERAS_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
@@ -44,8 +44,8 @@ def legs_for(cell: str, archive: Path, arrays: tuple[Path, Path], batches: int, 
     return legs
 
 
-def measure(legs: list[Leg], repeats: int, archive: Path, threads: int | None) -> tuple[dict[str, float], float]:
-    """Median samples/s per leg key, and the median seconds from command to first training step."""
+def measure(legs: list[Leg], repeats: int, archive: Path, threads: int | None) -> tuple[dict[str, list[float]], float]:
+    """Samples/s per leg key, one per repeat, and the median seconds from command to first training step."""
     rates: dict[str, list[float]] = defaultdict(list)
     first_steps: list[float] = []
     for repeat in range(repeats):
@@ -54,12 +54,25 @@ def measure(legs: list[Leg], repeats: int, archive: Path, threads: int | None) -
             print(f"repeat {repeat + 1}/{repeats} {leg.key:<22} {rates[leg.key][-1]:>8.0f} samples/s", flush=True)
         first_steps.append(seconds_to_first_step(archive, threads))
         print(f"repeat {repeat + 1}/{repeats} first training step after {first_steps[-1]:.1f} s", flush=True)
-    return {key: median(values) for key, values in rates.items()}, median(first_steps)
+    return dict(rates), median(first_steps)
 
 
-def table(rates: dict[str, float], cells: list[str]) -> str:
+def paired_ratio(rates: dict[str, list[float]], leg: str, reference: str) -> str:
+    """leg / reference in each repeat (the two ran minutes apart, so machine load hits both alike): the median
+    of those ratios, and their range over the repeats."""
+    ratios = [a / b for a, b in zip(rates.get(leg, []), rates.get(reference, [])) if b]
+    if not ratios:
+        return "—"
+    spread = f" [{min(ratios):.2f}-{max(ratios):.2f}]" if len(ratios) > 1 else ""
+    return f"{median(ratios):.2f}x{spread}"
+
+
+def table(rates: dict[str, list[float]], cells: list[str]) -> str:
     def get(cell: str, leg: str) -> float:
-        return rates.get(f"{cell}/{leg}", float("nan"))
+        return median(rates.get(f"{cell}/{leg}", []))
+
+    def paired(cell: str, leg: str, reference: str) -> str:
+        return paired_ratio(rates, f"{cell}/{leg}", f"{cell}/{reference}")
 
     rows = ["| cell | Keras fp32 | raw loop, nn.* defaults | rnnlab fp32 (impl=auto) "
             "| rnnlab fp32, the other impl | rnnlab bf16 | rnnlab fp32 / Keras (target) | rnnlab bf16 / Keras |",
@@ -70,7 +83,8 @@ def table(rates: dict[str, float], cells: list[str]) -> str:
         bf16_target = " (≥ 3.0x)" if cell == "lstm" else ""
         rows.append(f"| {KERAS_NAMES[cell]} | {number(keras)} | {number(get(cell, 'raw-default'))} | {number(runner)} "
                     f"| {other} | {number(bf16)} "
-                    f"| {ratio(runner, keras)} (≥ {TARGETS[cell]}x) | {ratio(bf16, keras)}{bf16_target} |")
+                    f"| {paired(cell, 'runner', 'keras')} (≥ {TARGETS[cell]}x) "
+                    f"| {paired(cell, 'runner-bf16', 'keras')}{bf16_target} |")
     rows += ["", "Runner overhead: the runner against the hand-written loop with the same implementation and "
              "settings (flushing, freed memory kept, Keras init, clipping at 1.0, fused Adam, same `RecurrentLayer`; "
              "target within 5%):", "",
@@ -80,7 +94,7 @@ def table(rates: dict[str, float], cells: list[str]) -> str:
         for precision, suffix in (("fp32", ""), ("bf16", "-bf16")):
             runner, raw = get(cell, f"runner{suffix}"), get(cell, f"raw-runner{suffix}")
             rows.append(f"| {KERAS_NAMES[cell]} | {precision} | {number(runner)} | {number(raw)} "
-                        f"| {ratio(runner, raw)} |")
+                        f"| {paired(cell, f'runner{suffix}', f'raw-runner{suffix}')} |")
     return "\n".join(rows)
 
 
@@ -105,7 +119,9 @@ def main() -> None:
     text = (f"## Training throughput (samples/s)\n\nMachine: {machine()}.\nCommand: `{command}` (`make bench`). "
             f"Median of {args.repeats} interleaved runs of each leg on the first {args.batches} real training "
             f"batches (64 × 200 tokens); every leg's first 2 batches (Keras: graph tracing; PyTorch: lazy set-up) "
-            f"are not timed. Threads per leg: {args.threads or 'each library default (one per core)'}.{note}\n\n"
+            f"are not timed. Ratios: the median over the repeats of the two legs' ratio within each repeat, "
+            f"its range in brackets. Threads per leg: {args.threads or 'each library default (one per core)'}."
+            f"{note}\n\n"
             f"{table(rates, args.cells)}\n\n"
             f"Time from `python -m rnnlab experiment=imdb_tutorial ...` to the end of its first training step "
             f"(imports, config, cached arrays, model, trainer): median {first_step:.1f} s.")
