@@ -343,12 +343,8 @@ class NativeRecurrence(torch.autograd.Function):
         # fresh: only h_n has a gradient (a classifier's last state): g then holds it at each row's last step
         # and nothing else, and the kernels write the earlier steps' gradients instead of adding to them
         fresh = d_outputs is None and d_h_n is not None
-        if fresh:
-            g = torch.empty_like(out)
-        elif d_outputs is None:
-            g = torch.zeros_like(out)
-        else:
-            g = torch.empty_like(out)
+        g = torch.zeros_like(out) if d_outputs is None and not fresh else torch.empty_like(out)
+        if d_outputs is not None:
             g.view(steps, batch, -1).copy_(d_outputs.transpose(0, 1))
         if d_h_n is not None:
             g.index_put_(ctx.last, d_h_n.float(), accumulate=not fresh)

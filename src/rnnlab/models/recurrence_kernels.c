@@ -579,6 +579,9 @@ void rnnlab_set_openmp(void *parallel, void *thread_num, void *num_threads) {
     omp_num_threads = (omp_int_fn)num_threads;
 }
 
+/* Whether work can be split over torch's pool: the caller handed its OpenMP runtime over. */
+static int pool_ready(void) { return gomp_parallel && omp_thread_num && omp_num_threads; }
+
 static void run_items(void *arg) {
     job *j = arg;
     int me = j->serial ? 0 : omp_thread_num(), team = j->serial ? 1 : omp_num_threads();
@@ -638,7 +641,7 @@ static int run(job *j, const float *w_hh, int transpose, int threads) {
     int most = (j->batch + 7) / 8; /* at least 8 rows per block, so that tiles stay full */
     j->blocks = blocks < 1 ? 1 : blocks > most ? most : blocks;
     j->items = j->directions * j->blocks;
-    j->serial = !(threads > 1 && j->items > 1 && gomp_parallel && omp_thread_num && omp_num_threads);
+    j->serial = !(threads > 1 && j->items > 1 && pool_ready());
     if (j->serial)
         run_items(j);
     else
@@ -666,13 +669,12 @@ static int run(job *j, const float *w_hh, int transpose, int threads) {
  * lengths: real steps per row (1..T); order: the rows by length, longest first. Padded steps are not
  * touched (the caller zeroes them). low: the per-step products in bf16 on AMX tiles, only where
  * rnnlab_amx_init() said yes. With bf16 big products (under autocast), forward reads the input projections
- * from proj_low (bf16, like gates; gates then receives them step by step) and backward writes the gate
- * gradients to grads_low (bf16; grads then unused), else both are NULL; forward then also writes the outputs
- * in bf16 to out_low (else NULL). Backward also adds each row's gate
- * gradients over its steps into sums [D, B, width of a gradient row] (zeroed by the caller): the bias
- * gradients before the sum over rows. g [T, B, D, H] holds dL/d(outputs) and receives dL/dh_prev step by step;
- * with fresh, it holds only the last states' gradients, at each row's last step (its other entries unset).
- * Every function returns 0, or -1 if memory ran out. */
+ * from proj_low (bf16, like gates; gates then receives them step by step) and writes the outputs in bf16 to
+ * out_low too, and backward writes the gate gradients to grads_low (bf16; grads then unused); else all three
+ * are NULL. Backward also adds each row's gate gradients over its steps into sums [D, B, width of a gradient
+ * row] (zeroed by the caller): the bias gradients before the sum over rows. g [T, B, D, H] holds
+ * dL/d(outputs) and receives dL/dh_prev step by step; with fresh, it holds only the last states' gradients,
+ * at each row's last step (its other entries unset). Every function returns 0, or -1 if memory ran out. */
 #define DIMS int B, int T, int D, int H, int low, const int *lengths, const int *order
 
 int rnnlab_rnn_forward(DIMS, float *pre, const uint16_t *proj_low, float *out, uint16_t *out_low, const float *w_hh,
@@ -786,8 +788,7 @@ static void scatter_rows(void *arg) {
  * width], grad [n, width], indices in [0, rows) (checked by the forward lookup). */
 void rnnlab_embedding_backward(int n, int width, const int64_t *index, int64_t skip, const float *grad, int rows,
                                float *out, int threads) {
-    scatter a = {n, width, rows, threads > 1 && gomp_parallel && omp_thread_num && omp_num_threads, index, skip,
-                 grad, out};
+    scatter a = {n, width, rows, threads > 1 && pool_ready(), index, skip, grad, out};
     if (a.parallel) {
         gomp_parallel(scatter_rows, &a, (unsigned)threads, 0);
     } else {
