@@ -68,3 +68,24 @@ def test_throughput_leaves_out_the_warmup_batches_unless_no_other_batch_ran(monk
     resumed = callbacks.ThroughputMeter(warmup_batches=warmup)
     resumed.load_fit_state(meter.fit_state())
     assert resumed.samples_per_second == meter.samples_per_second
+
+
+def test_a_resumed_fit_leaves_out_its_own_warmup_batches(monkeypatch):
+    """The resumed process sets itself up again: its first batches are slow as the first fit's were."""
+    from rnnlab import callbacks
+
+    clock = iter([0.0, 10.0, 11.0, 12.0, 100.0, 110.0, 111.0, 112.0])  # two processes: 10 s, then 1 s batches
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: next(clock))
+    meter = callbacks.ThroughputMeter(warmup_batches=1)
+    meter.on_fit_start(None, None)
+    meter.on_train_epoch_start(None, None)
+    for _ in range(3):
+        meter.on_train_batch_end(None, None, None, (torch.zeros(8),), 0)
+    resumed = callbacks.ThroughputMeter(warmup_batches=1)
+    resumed.load_fit_state(meter.fit_state())
+    resumed.on_fit_start(None, None)
+    resumed.on_train_epoch_start(None, None)
+    for _ in range(3):
+        resumed.on_train_batch_end(None, None, None, (torch.zeros(8),), 0)
+    assert resumed.batches == 6
+    assert resumed.samples_per_second == pytest.approx(8.0)  # 4 steady batches of 8 in 4 s

@@ -106,6 +106,8 @@ class ThroughputMeter(FitState):
     The first `warmup_batches` batches of a fit are left out when there are more: they carry one-off
     start-up work (lazy set-up of kernels and allocations), as Keras's first batches carry its graph
     tracing, so the figure compares steady training speed. A fit with no batch past them reports all.
+    A resumed fit carries on the totals and leaves out its own first batches too (its process starts up
+    again).
     """
 
     key = "throughput"
@@ -116,6 +118,10 @@ class ThroughputMeter(FitState):
         self.samples = {"all": 0, "steady": 0}
         self.seconds = {"all": 0.0, "steady": 0.0}
         self._last = 0.0
+        self._fit_batches = 0  # batches of this fit in this process: the warm-up is counted on these
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._fit_batches = 0
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._last = time.perf_counter()
@@ -124,7 +130,8 @@ class ThroughputMeter(FitState):
                            batch: Any, batch_idx: int) -> None:
         now = time.perf_counter()
         self.batches += 1
-        parts = ("all", "steady") if self.batches > self.warmup_batches else ("all",)
+        self._fit_batches += 1
+        parts = ("all", "steady") if self._fit_batches > self.warmup_batches else ("all",)
         for part in parts:
             self.seconds[part] += now - self._last
             self.samples[part] += len(batch[0])
