@@ -5,21 +5,27 @@ The hand loop does what Lightning's automatic optimisation does around the task 
 `_step`, backward, clipping at 1.0, fused Adam) with nothing else, so the difference is Lightning's loop,
 hooks and our callbacks; a second `fit` without the optional callbacks (progress bar, logger, learning-rate
 monitor, early stopping) shows their share. Each leg reports the median step time of a round (first 2 steps
-untimed), and the median over `--rounds` rounds run in turn.
+untimed), and the median over `--rounds` rounds run in turn. `--hooks` adds one more fit with default
+callbacks that times Lightning's dispatch of the callback hooks it calls on every training step (its loop
+over all callbacks, those that do not implement the hook included) and prints microseconds per step.
 
-    python benchmarks/runner_overhead.py --cell rnn --batches 40 --rounds 2 --threads 2
+    python benchmarks/runner_overhead.py --cell rnn --batches 40 --rounds 2 --threads 2 [--hooks]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import statistics
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from imdb_batches import DEFAULT_ARCHIVE, tutorial_config
+from pytorch_lightning.trainer import call
 from step_times import runner_process_settings, runner_steps
 
 from rnnlab.build import build_data, build_task
@@ -29,6 +35,34 @@ OPTIONAL_CALLBACKS = ["logger=none", "callbacks.lr_monitor=false", "callbacks.ea
 
 def fit_step_ms(cell: str, batches: int, threads: int, progress_bar: str, *overrides: str) -> float:
     return 1e3 * statistics.median(runner_steps(cell, batches, progress_bar, threads, "cpu", *overrides)[2:])
+
+
+@contextlib.contextmanager
+def timed_callback_dispatch() -> Iterator[tuple[collections.Counter, collections.Counter]]:
+    """Seconds and calls per hook name spent in Lightning's `_call_callback_hooks` while the block runs."""
+    seconds, calls = collections.Counter(), collections.Counter()
+    dispatch = call._call_callback_hooks
+
+    def timed(trainer: pl.Trainer, hook_name: str, *args: object, **kwargs: object) -> None:
+        start = time.perf_counter()
+        try:
+            dispatch(trainer, hook_name, *args, **kwargs)
+        finally:
+            seconds[hook_name] += time.perf_counter() - start
+            calls[hook_name] += 1
+
+    call._call_callback_hooks = timed
+    try:
+        yield seconds, calls
+    finally:
+        call._call_callback_hooks = dispatch
+
+
+def per_step_hook_us(cell: str, batches: int, threads: int) -> dict[str, float]:
+    """Microseconds per training step in the dispatch of each per-step callback hook (default callbacks)."""
+    with timed_callback_dispatch() as (seconds, calls):
+        fit_step_ms(cell, batches, threads, "rich")
+    return {hook: 1e6 * seconds[hook] / batches for hook in seconds if calls[hook] >= batches}
 
 
 def hand_loop_step_ms(cell: str, batches: int, threads: int) -> float:
@@ -56,6 +90,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--hooks", action="store_true", help="also time the per-step callback hook dispatch")
     args = parser.parse_args()
     runner_process_settings(args.threads)
     legs = {"hand loop (task + dataloader)": lambda: hand_loop_step_ms(args.cell, args.batches, args.threads),
@@ -69,6 +104,12 @@ def main() -> None:
     print(f"{args.cell}, {args.threads} thread(s), {args.rounds} round(s) of {args.batches} steps: ms per step")
     for name, values in rounds.items():
         print(f"  {name:<36} {statistics.median(values):6.2f}  [{' '.join(f'{v:.2f}' for v in values)}]")
+    if args.hooks:
+        hooks = per_step_hook_us(args.cell, args.batches, args.threads)
+        total = sum(hooks.values())
+        print(f"callback hook dispatch (trainer.fit, default callbacks), microseconds per step: {total:.0f}")
+        for hook, us in sorted(hooks.items(), key=lambda item: -item[1]):
+            print(f"  {hook:<36} {us:6.0f}")
 
 
 if __name__ == "__main__":
