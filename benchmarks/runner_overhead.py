@@ -7,7 +7,8 @@ hooks and our callbacks; a second `fit` without the optional callbacks (progress
 monitor, early stopping) shows their share. Each leg reports the median step time of a round (first 2 steps
 untimed), and the median over `--rounds` rounds run in turn. `--hooks` adds one more fit with default
 callbacks that times Lightning's dispatch of the callback hooks it calls on every training step (its loop
-over all callbacks, those that do not implement the hook included) and prints microseconds per step.
+over all callbacks, those that do not implement the hook included) and prints the median microseconds per
+step of each.
 
     python benchmarks/runner_overhead.py --cell rnn --batches 40 --rounds 2 --threads 2 [--hooks]
 """
@@ -38,9 +39,9 @@ def fit_step_ms(cell: str, batches: int, threads: int, progress_bar: str, *overr
 
 
 @contextlib.contextmanager
-def timed_callback_dispatch() -> Iterator[tuple[collections.Counter, collections.Counter]]:
-    """Seconds and calls per hook name spent in Lightning's `_call_callback_hooks` while the block runs."""
-    seconds, calls = collections.Counter(), collections.Counter()
+def timed_callback_dispatch() -> Iterator[collections.defaultdict[str, list[float]]]:
+    """Seconds of each call of Lightning's `_call_callback_hooks`, per hook name, while the block runs."""
+    seconds: collections.defaultdict[str, list[float]] = collections.defaultdict(list)
     dispatch = call._call_callback_hooks
 
     def timed(trainer: pl.Trainer, hook_name: str, *args: object, **kwargs: object) -> None:
@@ -48,21 +49,21 @@ def timed_callback_dispatch() -> Iterator[tuple[collections.Counter, collections
         try:
             dispatch(trainer, hook_name, *args, **kwargs)
         finally:
-            seconds[hook_name] += time.perf_counter() - start
-            calls[hook_name] += 1
+            seconds[hook_name].append(time.perf_counter() - start)
 
     call._call_callback_hooks = timed
     try:
-        yield seconds, calls
+        yield seconds
     finally:
         call._call_callback_hooks = dispatch
 
 
 def per_step_hook_us(cell: str, batches: int, threads: int) -> dict[str, float]:
-    """Microseconds per training step in the dispatch of each per-step callback hook (default callbacks)."""
-    with timed_callback_dispatch() as (seconds, calls):
+    """Median microseconds per training step in the dispatch of each hook called on every step (default
+    callbacks; the first 2 steps left out, as in the other legs)."""
+    with timed_callback_dispatch() as seconds:
         fit_step_ms(cell, batches, threads, "rich")
-    return {hook: 1e6 * seconds[hook] / batches for hook in seconds if calls[hook] >= batches}
+    return {hook: 1e6 * statistics.median(calls[2:]) for hook, calls in seconds.items() if len(calls) >= batches}
 
 
 def hand_loop_step_ms(cell: str, batches: int, threads: int) -> float:
