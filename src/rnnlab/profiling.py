@@ -25,8 +25,9 @@ class Unprofiled(PassThroughProfiler):
 
 
 def build_profiler(kind: str | None, run_dir: Path) -> Profiler:
-    """`kind` None: no profiling; else Lightning's profiler of that name, its report written to
-    `run_dir/profile*.txt` (pytorch: a trace for TensorBoard's profiler plugin beside it)."""
+    """`kind` None: no profiling; else Lightning's profiler of that name, its reports written to
+    `run_dir/fit-profile.txt` and `test-profile.txt` (pytorch: a trace for TensorBoard's profiler plugin
+    beside them)."""
     if kind is None:
         return Unprofiled()
     return LIGHTNING_PROFILERS[kind](dirpath=run_dir, filename="profile")
