@@ -25,8 +25,9 @@ test: install  ## the default suite (fast tests)
 test-full: install  ## every test, slow ones included
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
-lint:  ## style and common mistakes (ruff)
+lint: install  ## style and common mistakes (ruff), and imports that go one way (import-linter, pyproject.toml)
 	$(BIN)/ruff check src tests benchmarks experiments
+	$(BIN)/lint-imports
 
 experiments: install  ## run the sweeps behind experiments/*.md and write their tables and plots (hours: IMDB); PAGES=stock for one
 	$(BIN)/python experiments/generate.py $(PAGES)

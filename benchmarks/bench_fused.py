@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlab.models.fused import FusedRecurrentLayer
+from rnnlab.kernels.fused import FusedRecurrentLayer
 
 torch.set_flush_denormal(True)  # subnormal floats in the recurrences otherwise dominate CPU time
 torch.set_num_threads(2)

@@ -14,9 +14,11 @@ import time
 
 import torch
 
-from rnnlab.config import DecodeConfig, ModelConfig, OptimizerConfig, TranslationDataConfig
-from rnnlab.data.translation import TranslationData
-from rnnlab.tasks.seq2seq import Seq2SeqTask
+from rnnlab.models.config import DecodeConfig, ModelConfig
+from rnnlab.tasks.optimizer import OptimizerConfig
+from rnnlab.tasks.translate.data import TranslationData
+from rnnlab.tasks.translate.schema import TranslationDataConfig
+from rnnlab.tasks.translate.task import Seq2SeqTask
 
 
 def seconds_per_batch(task: Seq2SeqTask, batches: list, threads: int) -> float:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnlab.cpu_flags import set_flush_denormal_everywhere
+from rnnlab.kernels.cpu_flags import set_flush_denormal_everywhere
 
 MODES = ("before", "after", "every-thread")
 

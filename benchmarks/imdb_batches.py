@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnlab.build import build_data
-from rnnlab.config import Config, register_schemas, to_config
+from rnnlab.run.build import build_data
+from rnnlab.run.config import Config, register_schemas, to_config
 
 DEFAULT_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "aclImdb_v1.tar.gz"
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import torch
 
-from rnnlab.models.native import _summed_products
+from rnnlab.kernels.compiled import _summed_products
 
 ROWS, WIDTH, GATES = 64 * 200, 64, 4 * 64  # batch x steps, inputs (= units), LSTM gates
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rnnlab.memory import reuse_freed_memory
+from rnnlab.kernels.memory import reuse_freed_memory
 from rnnlab.models.embedding import embed_time_major
 from rnnlab.models.init import initialize_
 from rnnlab.models.recurrent import TORCH_CELLS, RecurrentLayer

@@ -29,7 +29,7 @@ from imdb_batches import DEFAULT_ARCHIVE, tutorial_config
 from pytorch_lightning.trainer import call
 from step_times import runner_process_settings, runner_steps
 
-from rnnlab.build import build_data, build_task
+from rnnlab.run.build import build_data, build_task
 
 OPTIONAL_CALLBACKS = ["logger=none", "callbacks.lr_monitor=false", "callbacks.early_stopping=false"]  # and no bar
 

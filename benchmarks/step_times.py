@@ -27,9 +27,9 @@ import torch
 from imdb_batches import DEFAULT_ARCHIVE, save_batches, tutorial_config
 from raw_loop import Classifier
 
-from rnnlab.build import build_data, build_task, build_trainer
-from rnnlab.memory import reuse_freed_memory
+from rnnlab.kernels.memory import reuse_freed_memory
 from rnnlab.models.init import initialize_
+from rnnlab.run.build import build_data, build_task, build_trainer
 
 
 class Clock(pl.Callback):

@@ -28,9 +28,9 @@ from imdb_batches import DEFAULT_ARCHIVE, tutorial_config  # noqa: E402
 from legs import HERE, KERAS_PYTHON, keras_available  # noqa: E402
 from results_page import machine, write_section  # noqa: E402
 
-from rnnlab.build import build_data, build_task, build_trainer  # noqa: E402
 from rnnlab.data.archive import default_cache_dir  # noqa: E402
-from rnnlab.data.imdb_source import load_encoded_imdb, locate_imdb  # noqa: E402
+from rnnlab.run.build import build_data, build_task, build_trainer  # noqa: E402
+from rnnlab.tasks.classify.imdb import load_encoded_imdb, locate_imdb  # noqa: E402
 
 
 class TestEachEpoch(pl.Callback):

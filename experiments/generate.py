@@ -32,7 +32,7 @@ from pathlib import Path
 
 from length_study import length_study  # beside this script
 
-from rnnlab.variants import short_labels
+from rnnlab.sweeps.variants import short_labels
 
 ROOT = Path(__file__).resolve().parents[1]
 IMDB = "data.path=../shared/data/aclImdb_v1.tar.gz"  # relative to the repository, as in the pages' commands

@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_module
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from rnnlab.config import Config, register_schemas, to_config
+from rnnlab.run.config import Config, register_schemas, to_config
 
 QUIET = ["print_config=false", "callbacks.progress_bar=none"]
 
@@ -30,7 +30,7 @@ def compose_config(log_dir: Path, *overrides: str) -> tuple[Config, DictConfig]:
 
 def run_in_process(tmp_path: Path, *overrides: str) -> tuple[dict, Path]:
     """Train and test like the CLI, in this process (no start-up cost); returns metrics and run folder."""
-    from rnnlab.train import run
+    from rnnlab.run.train import run
 
     config, cfg = compose_config(tmp_path, *overrides)
     run_dir = tmp_path / "run"

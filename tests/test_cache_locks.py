@@ -17,12 +17,13 @@ import numpy as np
 import pytest
 
 from imdb_fixture import write_imdb_archive
-from rnnlab.data import archive, imdb_source, locks
+from rnnlab.data import archive, locks
 from rnnlab.data.archive import sha256_file, source_sha256
-from rnnlab.data.imdb_source import ARCHIVE_NAME, EncodedImdb, load_encoded_imdb, locate_imdb
 from rnnlab.data.locks import exclusive_lock
 from rnnlab.data.text import TextSettings
 from rnnlab.errors import UserError
+from rnnlab.tasks.classify import imdb as imdb_source
+from rnnlab.tasks.classify.imdb import ARCHIVE_NAME, EncodedImdb, load_encoded_imdb, locate_imdb
 
 fcntl = pytest.importorskip("fcntl", reason="inter-process file locks need fcntl (Linux, macOS)")
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from conftest import run_in_process
-from rnnlab.checkpoints import FORMAT, read_checkpoint
 from rnnlab.errors import UserError
+from rnnlab.tasks.checkpoints import FORMAT, read_checkpoint
 
 QUICK = ("data.length=300", "trainer.max_epochs=2", "logger=none", "trainer.num_threads=1")
 

@@ -10,6 +10,8 @@ CASES = {
     "model=lstmm": "model 'lstmm' not found; choose one of attention, bigru, bilstm, gru, lstm, rnn, stacked_lstm",
     "model.hiden_size=32": "'model.hiden_size' is not a config key; model has: cell, hidden_size",
     "+epochs=3": "'epochs' is not a config key; the top level has: data, model, trainer",
+    "+model.hiden_size=5": "'model.hiden_size' is not a config key; model has: cell, hidden_size",
+    "++data.seq_lenght=5": "'data.seq_lenght' is not a config key; data has: generator, length",
     "trainer.max_epochs=abc": "trainer.max_epochs: Value 'abc' of type 'str' could not be converted to Integer",
     "model.cell=lstmm": "model.cell='lstmm' is not valid; choose one of rnn, lstm, gru",
     "trainer.profiler=fast": "trainer.profiler='fast' is not valid; choose one of simple, advanced, pytorch",

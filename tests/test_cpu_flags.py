@@ -9,7 +9,7 @@ import sys
 # and halve a large tensor of the smallest normal floats: every half must become 0, none a subnormal.
 SCRIPT = """
 import torch
-from rnnlab.callbacks import configure_torch
+from rnnlab.run.callbacks import configure_torch
 torch.set_num_threads(2)
 tiny = torch.full((4_000_000,), torch.finfo(torch.float32).tiny)
 (tiny * 0.5).sum()                      # the OpenMP pool starts here, without the flag

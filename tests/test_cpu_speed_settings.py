@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from conftest import compose_config
-from rnnlab.build import build_data, build_task
+from rnnlab.run.build import build_data, build_task
 
 # In a fresh process: allocate and free 256 MiB, then read how much of it the process still holds.
 SCRIPT = """
 import sys, torch
-from rnnlab.memory import reuse_freed_memory
+from rnnlab.kernels.memory import reuse_freed_memory
 def resident_mib():
     return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
 if sys.argv[1] == "on":
@@ -56,7 +56,7 @@ def test_bf16_training_clips_gradients_with_the_fused_optimizer(tmp_path):
 
 @pytest.mark.parametrize("warmup, expected", [(1, 24 / 3), (5, 32 / 13)])
 def test_throughput_leaves_out_the_warmup_batches_unless_no_other_batch_ran(monkeypatch, warmup, expected):
-    from rnnlab import callbacks
+    from rnnlab.run import callbacks
 
     clock = iter([0.0, 10.0, 11.0, 12.0, 13.0])  # the epoch starts, then 4 batches of 8: 10 s, 1 s, 1 s, 1 s
     monkeypatch.setattr(callbacks.time, "perf_counter", lambda: next(clock))
@@ -72,7 +72,7 @@ def test_throughput_leaves_out_the_warmup_batches_unless_no_other_batch_ran(monk
 
 def test_a_resumed_fit_leaves_out_its_own_warmup_batches(monkeypatch):
     """The resumed process sets itself up again: its first batches are slow as the first fit's were."""
-    from rnnlab import callbacks
+    from rnnlab.run import callbacks
 
     clock = iter([0.0, 10.0, 11.0, 12.0, 100.0, 110.0, 111.0, 112.0])  # two processes: 10 s, then 1 s batches
     monkeypatch.setattr(callbacks.time, "perf_counter", lambda: next(clock))

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from rnnlab.models import native
+from rnnlab.kernels import compiled
 from rnnlab.models.embedding import embed_time_major
 
 
@@ -30,7 +30,7 @@ def test_time_major_lookup_gives_nn_embeddings_values_and_gradients():
 def test_the_compiled_weight_gradient_adds_in_token_order_on_any_number_of_threads(threads: int):
     """Each table row gathers its tokens' gradients in token order whatever the thread count: the same bits as
     torch's own embedding backward."""
-    if native.kernels() is None:
+    if compiled.kernels() is None:
         pytest.skip("no C compiler here: the compiled kernels are not built")
     torch.manual_seed(1)
     tokens = torch.randint(0, 23, (40, 7))  # 280 tokens over 23 rows: every row many times, pads (0) among them
@@ -39,8 +39,8 @@ def test_the_compiled_weight_gradient_adds_in_token_order_on_any_number_of_threa
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(threads)
-        actual = native.embedding_grad(grad, tokens, 23, padding_idx=0)
-        unpadded = native.embedding_grad(grad, tokens, 23, padding_idx=None)
+        actual = compiled.embedding_grad(grad, tokens, 23, padding_idx=0)
+        unpadded = compiled.embedding_grad(grad, tokens, 23, padding_idx=None)
     finally:
         torch.set_num_threads(before)
     assert torch.equal(actual, expected)

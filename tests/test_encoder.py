@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnlab.config import ModelConfig
-from rnnlab.models import native
+from rnnlab.kernels import compiled
+from rnnlab.models.config import ModelConfig
 from rnnlab.models.encoder import RecurrentEncoder
 
 B, T, I, H = 4, 7, 3, 8
@@ -100,16 +100,16 @@ def test_auto_picks_fused_where_it_is_faster_on_cpu():
     assert all(layer.use_fused(x, None) and layer.use_fused(x, lengths) for layer in layers.values())
     with torch.autocast("cpu", dtype=torch.bfloat16):
         # full-length: oneDNN's bf16 LSTM is faster than a time loop of fp32 products, not than AMX tiles
-        assert layers["lstm"].use_fused(x, None) == native.amx_tiles()
+        assert layers["lstm"].use_fused(x, None) == compiled.amx_tiles()
         assert layers["lstm"].use_fused(x, lengths)  # packed sequences leave oneDNN
         assert layers["gru"].use_fused(x, None)
         assert layers["gru"](x)[0].dtype == torch.float32  # states stay fp32
 
 
 def test_keras_init_sets_orthogonal_recurrent_weights_and_forget_bias_one():
-    from rnnlab.config import OptimizerConfig
-    from rnnlab.data.stock import ForecastSpec
-    from rnnlab.tasks.forecast import ForecastTask
+    from rnnlab.tasks.forecast.data import ForecastSpec
+    from rnnlab.tasks.forecast.task import ForecastTask
+    from rnnlab.tasks.optimizer import OptimizerConfig
 
     task = ForecastTask(ModelConfig(hidden_size=H, init="keras"), OptimizerConfig(), ForecastSpec(20, 1, 0.0, 1.0, 1.0))
     rnn = task.encoder.layers[0].rnn

@@ -1,5 +1,5 @@
 """FusedRecurrentLayer against torch's nn.RNN / nn.GRU / nn.LSTM: same outputs, h_n and gradients, with the
-time loops compiled (native.py, fp32 on the CPU) and in Python (fused_cells.py, any dtype, no compiler)."""
+time loops compiled (compiled.py, fp32 on the CPU) and in Python (python_loops.py, any dtype, no compiler)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlab.cpu_flags import bf16_matrix_units
-from rnnlab.models import native
-from rnnlab.models.fused import FusedRecurrentLayer
+from rnnlab.kernels import compiled
+from rnnlab.kernels.cpu_flags import bf16_matrix_units
+from rnnlab.kernels.fused import FusedRecurrentLayer
 
 TORCH_CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -50,10 +50,10 @@ def outputs_and_grads(module: nn.Module, run, x: Tensor, lengths: Tensor | None,
 @pytest.fixture(params=["compiled", "python"])
 def loops(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Which time loops run: the compiled kernels (where they build) or the Python ones."""
-    if request.param == "compiled" and native.kernels() is None:
+    if request.param == "compiled" and compiled.kernels() is None:
         pytest.skip("no C compiler here: the compiled kernels are not built")
     if request.param == "python":
-        monkeypatch.setattr(native, "usable", lambda x: False)
+        monkeypatch.setattr(compiled, "usable", lambda x: False)
     return request.param
 
 
@@ -106,7 +106,7 @@ def test_compiled_loops_give_the_same_bits_on_any_number_of_threads(cell: str) -
     """Rows are split over threads, but each row's arithmetic is the same: what the loops compute (outputs, h_n,
     and the input gradient through time) does not depend on the thread count. (Weight gradients are torch
     matrix products, whose sums over all steps are split differently by its threads.)"""
-    if native.kernels() is None:
+    if compiled.kernels() is None:
         pytest.skip("no C compiler here: the compiled kernels are not built")
     torch.manual_seed(0)
     layer = FusedRecurrentLayer(cell, 8, 24, bidirectional=True)
@@ -128,10 +128,10 @@ def test_without_a_compiler_the_python_loops_run(monkeypatch: pytest.MonkeyPatch
                                                   caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
     monkeypatch.setenv("RNNLAB_KERNEL_DIR", str(tmp_path / "kernels"))
-    native.kernels.cache_clear()
+    compiled.kernels.cache_clear()
     try:
         with caplog.at_level("WARNING"):
-            assert native.kernels() is None
+            assert compiled.kernels() is None
         assert "Python time loop" in caplog.text
         torch.manual_seed(0)
         layer = FusedRecurrentLayer("gru", 3, 4)
@@ -140,24 +140,24 @@ def test_without_a_compiler_the_python_loops_run(monkeypatch: pytest.MonkeyPatch
         x = torch.randn(2, 5, 3)
         torch.testing.assert_close(layer(x)[0], reference(x)[0])
     finally:
-        native.kernels.cache_clear()
+        compiled.kernels.cache_clear()
 
 
 def test_kernels_are_built_once_per_machine_and_reused(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    if native.kernels() is None:
+    if compiled.kernels() is None:
         pytest.skip("no C compiler here: the compiled kernels are not built")
     monkeypatch.setenv("RNNLAB_KERNEL_DIR", str(tmp_path))
-    native.kernels.cache_clear()
+    compiled.kernels.cache_clear()
     try:
-        assert native.kernels() is not None
+        assert compiled.kernels() is not None
         (built,) = tmp_path.glob("recurrence-*.so")
         stamp = built.stat().st_mtime_ns
-        native.kernels.cache_clear()
-        assert native.kernels() is not None
+        compiled.kernels.cache_clear()
+        assert compiled.kernels() is not None
         assert [p.name for p in tmp_path.iterdir()] == [built.name]  # no second build, no leftovers
         assert built.stat().st_mtime_ns == stamp
     finally:
-        native.kernels.cache_clear()
+        compiled.kernels.cache_clear()
 
 
 @pytest.mark.parametrize("cell", list(TORCH_CELLS))
@@ -261,7 +261,7 @@ def test_under_bf16_autocast_only_products_may_run_in_bf16(cell: str, loops: str
 def test_per_step_products_on_amx_tiles_match_fp32_at_bf16_precision(cell: str) -> None:
     """Shapes that fill several tiles and leave partial ones (rows, units and gates not multiples of 16 or 32),
     in both directions with ragged lengths: the bf16 time loop stays within bf16 precision of the fp32 one."""
-    if not native.amx_tiles():
+    if not compiled.amx_tiles():
         pytest.skip("this CPU (or OS) has no AMX tiles: the per-step products stay fp32")
     torch.manual_seed(0)
     layer = FusedRecurrentLayer(cell, 20, 40, bidirectional=True)
@@ -273,7 +273,7 @@ def test_per_step_products_on_amx_tiles_match_fp32_at_bf16_precision(cell: str) 
     with torch.autocast("cpu", dtype=torch.bfloat16):
         actual = outputs_and_grads(layer, run, x, lengths, weights)
     with torch.autocast("cpu", dtype=torch.bfloat16), pytest.MonkeyPatch.context() as patch:
-        patch.setattr(native, "amx_tiles", lambda: False)
+        patch.setattr(compiled, "amx_tiles", lambda: False)
         fp32_steps = outputs_and_grads(layer, run, x, lengths, weights)
     assert not torch.equal(actual[0], fp32_steps[0])  # the per-step products did run in bf16
     wanted = [expected[0], expected[1], *expected[2]]
@@ -285,9 +285,9 @@ def test_per_step_products_on_amx_tiles_match_fp32_at_bf16_precision(cell: str) 
 
 def test_without_bf16_matrix_units_autocast_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """On CPUs that emulate bf16 (slower than fp32), the compiled layer keeps every product in fp32."""
-    if native.kernels() is None:
+    if compiled.kernels() is None:
         pytest.skip("no C compiler here: the compiled kernels are not built")
-    monkeypatch.setattr(native, "bf16_matrix_units", lambda: False)
+    monkeypatch.setattr(compiled, "bf16_matrix_units", lambda: False)
     torch.manual_seed(0)
     layer = FusedRecurrentLayer("lstm", 5, 6)
     x = torch.randn(4, 7, 5)
@@ -317,7 +317,7 @@ def test_weight_gradient_products_split_over_threads_sum_all_rows(threads: int) 
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(threads)
-        actual = native._summed_products(a.float(), b.float())
+        actual = compiled._summed_products(a.float(), b.float())
     finally:
         torch.set_num_threads(before)
     assert actual.dtype == torch.float32 and actual.shape == (6, 10)

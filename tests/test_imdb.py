@@ -11,11 +11,11 @@ import torch
 
 from conftest import run_in_process
 from imdb_fixture import TEST_ONLY_WORDS, write_imdb_folder
-from rnnlab.config import ImdbDataConfig
-from rnnlab.data.imdb import ImdbData, LengthBuckets
 from rnnlab.data.text import OOV_ID, PAD_ID
-from rnnlab.predict import main as predict_main
-from rnnlab.tasks.classify import align_left
+from rnnlab.run.predict import main as predict_main
+from rnnlab.tasks.classify.data import ImdbData, LengthBuckets
+from rnnlab.tasks.classify.schema import ImdbDataConfig
+from rnnlab.tasks.classify.task import align_left
 
 CONF_MODELS = sorted(path.stem for path in (Path(__file__).parents[1] / "conf" / "model").glob("*.yaml"))
 POSITIVE = "great wonderful loved superb brilliant moving".split()

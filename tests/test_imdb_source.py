@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from imdb_fixture import REVIEWS, TEST_ONLY_WORDS, write_imdb_archive, write_imdb_folder
-from rnnlab.data import imdb_source
-from rnnlab.data.imdb_source import load_encoded_imdb, locate_imdb, read_split, source_fingerprint
 from rnnlab.data.text import OOV_ID, TextSettings
 from rnnlab.errors import UserError
+from rnnlab.tasks.classify import imdb as imdb_source
+from rnnlab.tasks.classify.imdb import load_encoded_imdb, locate_imdb, read_split, source_fingerprint
 
 # ../shared/data beside the repository, as on the developers' machines and in CI
 REAL_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "aclImdb_v1.tar.gz"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnlab.report import main as report_main
+from rnnlab.sweeps.summary import main as report_main
 
 ROOT = Path(__file__).parents[1]
 

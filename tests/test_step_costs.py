@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,14 +12,17 @@ from pytorch_lightning.callbacks import RichProgressBar
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
-import rnnlab.build
+import rnnlab.run.build
 from conftest import compose_config, run_in_process
 from imdb_fixture import write_imdb_folder
-from rnnlab.config import ImdbDataConfig, ModelConfig, OptimizerConfig
-from rnnlab.data.imdb import ClassifySpec, ImdbData
 from rnnlab.errors import UserError
-from rnnlab.tasks.classify import ClassifyTask
-from rnnlab.tasks.forecast import ForecastTask
+from rnnlab.models.config import ModelConfig
+from rnnlab.tasks.classify.data import ClassifySpec, ImdbData
+from rnnlab.tasks.classify.schema import ImdbDataConfig
+from rnnlab.tasks.classify.task import ClassifyTask
+from rnnlab.tasks.forecast.task import ForecastTask
+from rnnlab.tasks.optimizer import OptimizerConfig
+from rnnlab.tasks.registry import TASKS, get_task
 from test_imdb import sentiment_reviews
 
 
@@ -45,7 +49,8 @@ def training_scalars(tmp_path: Path) -> tuple[dict[str, list[tuple[int, float]]]
 
 def test_training_loss_scalars_are_those_of_logging_every_step(tmp_path, monkeypatch):
     scalars, history = training_scalars(tmp_path / "now")
-    monkeypatch.setitem(rnnlab.build.TASKS, "forecast", LoggingEveryStep)
+    forecast = get_task("forecast")
+    monkeypatch.setitem(TASKS, "forecast", replace(forecast, module=f"{__name__}:{LoggingEveryStep.__name__}"))
     before_scalars, before_history = training_scalars(tmp_path / "before")
     assert len(scalars["train/loss"]) == 3 and len(scalars["train/loss_step"]) == 4  # steps 3, 7, 11, 15
     assert scalars == before_scalars  # same steps, same float32 values
@@ -89,7 +94,7 @@ def test_dropout_applies_only_when_set_and_pads_stay_out_of_pooling(pooling):
 
 def test_rich_progress_bar_redraws_at_the_configured_rate(tmp_path):
     config, _ = compose_config(tmp_path, "callbacks.progress_bar=rich", "callbacks.progress_bar_refresh_rate=4")
-    callbacks = rnnlab.build.build_callbacks(config, SimpleNamespace(monitor="val/loss", mode="min"), tmp_path)
+    callbacks = rnnlab.run.build.build_callbacks(config, SimpleNamespace(monitor="val/loss", mode="min"), tmp_path)
     assert [c.refresh_rate for c in callbacks if isinstance(c, RichProgressBar)] == [4]
     with pytest.raises(UserError, match="callbacks.progress_bar_refresh_rate=0 is too small"):
         compose_config(tmp_path, "callbacks.progress_bar_refresh_rate=0")

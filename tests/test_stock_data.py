@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnlab.config import StockDataConfig
-from rnnlab.data.series import generate_series, read_csv_series
-from rnnlab.data.stock import StockData
 from rnnlab.errors import UserError
-from rnnlab.models.baselines import LinearAutoregression, drift_forecast, naive_forecast
+from rnnlab.tasks.forecast.baselines import LinearAutoregression, drift_forecast, naive_forecast
+from rnnlab.tasks.forecast.data import StockData
+from rnnlab.tasks.forecast.schema import StockDataConfig
+from rnnlab.tasks.forecast.series import generate_series, read_csv_series
 
 
 def make_data(**fields) -> StockData:

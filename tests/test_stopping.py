@@ -15,7 +15,7 @@ import pytorch_lightning as pl
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import rnnlab.build
+import rnnlab.run.build
 from conftest import QUIET, run_cli, run_in_process
 from rnnlab.errors import UserError
 
@@ -43,8 +43,8 @@ def test_the_same_seed_gives_the_same_metrics(tmp_path):
 def test_an_interrupted_run_continues_to_the_metrics_of_an_uninterrupted_one(tmp_path, monkeypatch, capsys):
     whole, _ = run_in_process(tmp_path / "whole", *SHORT)
 
-    build_callbacks = rnnlab.build.build_callbacks
-    monkeypatch.setattr(rnnlab.build, "build_callbacks", lambda *args: [*build_callbacks(*args), InterruptAt(2, 3)])
+    build_callbacks = rnnlab.run.build.build_callbacks
+    monkeypatch.setattr(rnnlab.run.build, "build_callbacks", lambda *args: [*build_callbacks(*args), InterruptAt(2, 3)])
     with pytest.raises(SystemExit) as stop:
         run_in_process(tmp_path / "cut", *SHORT)
     assert stop.value.code != 0
@@ -79,8 +79,8 @@ class PoisonWeightsAt(pl.Callback):
 
 
 def test_a_nan_loss_stops_at_once_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    build_callbacks = rnnlab.build.build_callbacks
-    monkeypatch.setattr(rnnlab.build, "build_callbacks", lambda *args: [*build_callbacks(*args), PoisonWeightsAt()])
+    build_callbacks = rnnlab.run.build.build_callbacks
+    monkeypatch.setattr(rnnlab.run.build, "build_callbacks", lambda *args: [*build_callbacks(*args), PoisonWeightsAt()])
     with pytest.raises(UserError) as error:
         run_in_process(tmp_path, *SHORT, "logger=none")
     run_dir = tmp_path / "run"

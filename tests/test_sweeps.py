@@ -20,14 +20,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from conftest import QUIET, compose_config, run_cli
-from rnnlab.callbacks import threads_per_job
-from rnnlab.report import main as report_main
-from rnnlab.rerun import jobs_to_rerun
-from rnnlab.tasks.base import HIGHER_IS_BETTER
-from rnnlab.tasks.classify import ClassifyTask
-from rnnlab.tasks.forecast import ForecastTask
-from rnnlab.tasks.seq2seq import Seq2SeqTask
-from rnnlab.variants import BASE, aggregate, short_labels, variant_of
+from rnnlab.run.callbacks import threads_per_job
+from rnnlab.sweeps.rerun import jobs_to_rerun
+from rnnlab.sweeps.summary import main as report_main
+from rnnlab.sweeps.variants import BASE, aggregate, short_labels, variant_of
+from rnnlab.tasks.registry import task_of_schema
 
 TINY = ["debug=limit", "trainer.max_epochs=2"]  # 2 epochs of 5 batches: curves with two points, seconds per job
 
@@ -152,13 +149,16 @@ def optuna_trials(storage: Path) -> list[tuple[str, str]]:
         return db.execute(query).fetchall()
 
 
-@pytest.mark.parametrize("preset, task",
-                         [("stock", ForecastTask), ("imdb", ClassifyTask), ("translation", Seq2SeqTask)])
-def test_search_direction_follows_the_monitored_metric(tmp_path, preset, task):
-    compose_config(tmp_path, f"hparams_search={preset}")
+SEARCHES = sorted(path.stem for path in (Path(__file__).parents[1] / "conf" / "hparams_search").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("preset", SEARCHES)
+def test_search_direction_follows_the_monitored_metric(tmp_path, preset):
+    config, _ = compose_config(tmp_path, f"hparams_search={preset}")
     sweeper = OmegaConf.to_container(HydraConfig.get().sweeper)  # unresolved: the storage names the sweep folder
-    higher_is_better = any(word in task.default_monitor for word in HIGHER_IS_BETTER)
-    assert sweeper["direction"] == ("maximize" if higher_is_better else "minimize")
+    task = task_of_schema(config.data)
+    monitor = config.callbacks.monitor or task.monitor
+    assert sweeper["direction"] == ("maximize" if task.mode(monitor) == "max" else "minimize")
     assert (sweeper["study_name"], sweeper["storage"]) == (preset, "sqlite:///${hydra.sweep.dir}/optuna.db")
 
 

@@ -10,14 +10,17 @@ import pytest
 import torch
 
 from conftest import run_in_process
-from rnnlab.config import DecodeConfig, ModelConfig, OptimizerConfig, TranslationDataConfig
-from rnnlab.data.translation import EOS, PAD, SOS, TranslationData
 from rnnlab.errors import UserError
-from rnnlab.models.search import beam_search, greedy_decode, until_eos
+from rnnlab.models.config import DecodeConfig, ModelConfig
+from rnnlab.models.decoding import beam_search, greedy_decode, until_eos
 from rnnlab.models.seq2seq import Seq2Seq
-from rnnlab.predict import load_checkpoint, load_task, translate
-from rnnlab.predict import main as predict_main
-from rnnlab.tasks.seq2seq import Seq2SeqTask
+from rnnlab.run.predict import load_checkpoint, load_task
+from rnnlab.run.predict import main as predict_main
+from rnnlab.tasks.optimizer import OptimizerConfig
+from rnnlab.tasks.translate.data import EOS, PAD, SOS, TranslationData
+from rnnlab.tasks.translate.predict import translate
+from rnnlab.tasks.translate.schema import TranslationDataConfig
+from rnnlab.tasks.translate.task import Seq2SeqTask
 
 SMALL = TranslationDataConfig(task="reverse", train_size=300, val_size=50, test_size=50, min_len=3, max_len=8,
                               symbols=6, batch_size=16)

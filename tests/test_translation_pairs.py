@@ -3,7 +3,8 @@ from collections import Counter
 
 import pytest
 
-from rnnlab.data.translation_pairs import (
+from rnnlab.errors import UserError
+from rnnlab.tasks.translate.pairs import (
     DATE_FORMATS,
     TASKS,
     check_settings,
@@ -14,7 +15,6 @@ from rnnlab.data.translation_pairs import (
     target_text,
     write_date,
 )
-from rnnlab.errors import UserError
 
 MONTHS = ["january", "february", "march", "april", "may", "june",
           "july", "august", "september", "october", "november", "december"]

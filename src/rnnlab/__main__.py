@@ -1,3 +1,3 @@
-from rnnlab.cli import main
+from rnnlab.run.cli import main
 
 main()

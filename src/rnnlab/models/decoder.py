@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from rnnlab.config import ModelConfig
 from rnnlab.models.attention import AdditiveAttention, MultiplicativeAttention
+from rnnlab.models.config import ModelConfig
 
 CELLS: dict[str, type[nn.Module]] = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
 State = list[Tensor]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 
-from rnnlab.models import native
+from rnnlab.kernels import EmbeddingLookup, usable
 
 
 def embed_time_major(embedding: nn.Embedding, tokens: Tensor) -> Tensor:
@@ -14,29 +13,13 @@ def embed_time_major(embedding: nn.Embedding, tokens: Tensor) -> Tensor:
     the fused recurrence reads steps: neither its forward pass nor the embedding's backward pass then copies
     the vectors into the other order (a few percent of a tutorial step).
 
-    On the CPU in fp32 its weight gradient comes from the compiled kernels (`native.embedding_grad`, a
+    On the CPU in fp32 its weight gradient comes from the compiled kernels (`kernels.embedding`, a
     quarter of the time of torch's `embedding_dense_backward` at the tutorial's shapes); the options that
     change what the gradient is (max_norm, scale_grad_by_freq, sparse) keep nn.Embedding's own path.
     """
     time_major = tokens.t()
     weight = embedding.weight
     plain = embedding.max_norm is None and not embedding.scale_grad_by_freq and not embedding.sparse
-    if plain and weight.requires_grad and torch.is_grad_enabled() and native.usable(weight):
+    if plain and weight.requires_grad and torch.is_grad_enabled() and usable(weight):
         return EmbeddingLookup.apply(time_major, weight, embedding.padding_idx).transpose(0, 1)
     return embedding(time_major).transpose(0, 1)
-
-
-class EmbeddingLookup(torch.autograd.Function):
-    """`F.embedding(tokens, weight, padding_idx)` whose weight gradient is summed by `native.embedding_grad`."""
-
-    @staticmethod
-    def forward(ctx, tokens: Tensor, weight: Tensor, padding_idx: int | None) -> Tensor:
-        ctx.save_for_backward(tokens)
-        ctx.rows, ctx.padding_idx = weight.shape[0], padding_idx
-        return nn.functional.embedding(tokens, weight, padding_idx)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad: Tensor) -> tuple[None, Tensor, None]:
-        (tokens,) = ctx.saved_tensors
-        return None, native.embedding_grad(grad, tokens, ctx.rows, ctx.padding_idx), None

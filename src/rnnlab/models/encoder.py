@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from rnnlab.config import ModelConfig
 from rnnlab.models.attention import AttentionPooling
+from rnnlab.models.config import ModelConfig
 from rnnlab.models.recurrent import RecurrentLayer
 
 

@@ -14,8 +14,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlab.models import native
-from rnnlab.models.fused import fused_recurrence
+from rnnlab.kernels import amx_tiles, fused_recurrence
 
 TORCH_CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 log = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ class RecurrentLayer(nn.Module):
     is faster than PyTorch's kernels: always, except full-length LSTM under bf16 autocast on CPUs without
     AMX, where oneDNN's bf16 LSTM is faster; GPUs (cuDNN) run `nn.*`. Under bf16 autocast the fused
     recurrence runs its big matrix products in bf16 where the CPU has bf16 matrix units, and its per-step
-    products too where it has AMX tiles; states and element-wise updates stay fp32 (native.py), so mixed
+    products too where it has AMX tiles; states and element-wise updates stay fp32 (compiled.py), so mixed
     precision is used only where it is faster (benchmarks/results.md).
     """
 
@@ -55,7 +54,7 @@ class RecurrentLayer(nn.Module):
         if x.device.type != "cpu":
             return False
         full_length_bf16_lstm = self.cell == "lstm" and lengths is None and torch.is_autocast_enabled("cpu")
-        return not full_length_bf16_lstm or native.amx_tiles()
+        return not full_length_bf16_lstm or amx_tiles()
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         if not self.use_fused(x, lengths):

@@ -7,7 +7,7 @@ from dataclasses import replace
 import torch
 from torch import Tensor, nn
 
-from rnnlab.config import ModelConfig
+from rnnlab.models.config import ModelConfig
 from rnnlab.models.decoder import Memory, RecurrentDecoder, State
 from rnnlab.models.encoder import RecurrentEncoder, step_mask
 

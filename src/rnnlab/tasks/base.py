@@ -12,20 +12,19 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from rnnlab.checkpoints import stamp
-from rnnlab.config import ModelConfig, OptimizerConfig
 from rnnlab.errors import UserError
+from rnnlab.models.config import ModelConfig
+from rnnlab.tasks.checkpoints import stamp
+from rnnlab.tasks.optimizer import OptimizerConfig
+from rnnlab.tasks.registry import get_task
 
-HIGHER_IS_BETTER = ("acc", "f1", "auroc", "precision", "recall", "bleu", "match")
-
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+OPTIMIZER_CLASSES: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 FUSED_DEVICES = ("cpu", "cuda")  # where torch has fused Adam/AdamW kernels
 
 
 class RecurrentTask(pl.LightningModule):
-    """Base LightningModule; subclasses set `default_monitor` and the steps."""
-
-    default_monitor = "val/loss"
+    """Base LightningModule; subclasses define the steps. The monitored metric and its direction default to
+    what the task's registry entry says."""
 
     def __init__(self, model: ModelConfig, optimizer: OptimizerConfig, spec: Any, monitor: str | None = None,
                  mode: str | None = None, extra: dict[str, Any] | None = None) -> None:
@@ -38,17 +37,18 @@ class RecurrentTask(pl.LightningModule):
         )
         self.spec = spec  # the dataset's spec dataclass (ForecastSpec, ClassifySpec)
         self.optimizer_cfg = optimizer
-        self.monitor = monitor or self.default_monitor
+        task = get_task(spec.task)
+        self.monitor = monitor or task.monitor
         self.test_report: dict[str, Any] = {}  # extra results for metrics.json, filled by the test loop
         self.test_figures: dict[str, Figure] = {}  # figures of the test loop, saved as figures/<name>.png
         self.test_files: dict[str, str] = {}  # text reports of the test loop, saved beside metrics.json
-        self.mode = mode or ("max" if any(word in self.monitor for word in HIGHER_IS_BETTER) else "min")
+        self.mode = mode or task.mode(self.monitor)
         self._loss_sum: np.floating | None = None  # this epoch's training loss x batch size, summed
         self._loss_count = 0
 
     def configure_optimizers(self) -> Any:
         cfg = self.optimizer_cfg
-        optimizer = OPTIMIZERS[cfg.name](
+        optimizer = OPTIMIZER_CLASSES[cfg.name](
             self.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=self._fused_update() or None
         )
         if optimizer.defaults["fused"] and self._precision() == "bf16-mixed":

@@ -1,0 +1,20 @@
+"""The compiled CPU recurrence and the CPU settings of a training process, behind one interface.
+
+Nothing here imports the rest of rnnlab. Callers use these names only (checked by import-linter):
+
+- `fused_recurrence(rnn, cell, x, lengths)`: one RNN/GRU/LSTM layer with the parameters of an `nn.RNNBase`,
+  time loops compiled from recurrence_kernels.c where a C compiler is found (else in Python);
+  `FusedRecurrentLayer` wraps it as an nn.Module.
+- `usable(x)`: whether the compiled loops run for x; `amx_tiles()`: whether they multiply on AMX tiles.
+- `EmbeddingLookup`: an embedding lookup whose weight gradient comes from the compiled code.
+- `set_flush_denormal_everywhere`, `bf16_matrix_units`, `reuse_freed_memory`: settings of the process.
+"""
+
+from rnnlab.kernels.compiled import amx_tiles, usable
+from rnnlab.kernels.cpu_flags import bf16_matrix_units, set_flush_denormal_everywhere
+from rnnlab.kernels.embedding import EmbeddingLookup
+from rnnlab.kernels.fused import FusedRecurrentLayer, fused_recurrence
+from rnnlab.kernels.memory import reuse_freed_memory
+
+__all__ = ["EmbeddingLookup", "FusedRecurrentLayer", "amx_tiles", "bf16_matrix_units", "fused_recurrence",
+           "reuse_freed_memory", "set_flush_denormal_everywhere", "usable"]

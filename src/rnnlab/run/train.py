@@ -1,0 +1,52 @@
+"""One run: seed -> data -> task -> fit (continuing from last.ckpt) -> test on the best checkpoint -> results."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+
+from rnnlab.run.build import build_data, build_task, build_tester, build_trainer
+from rnnlab.run.config import Config
+from rnnlab.run.interruptions import INTERRUPTIONS, last_checkpoint
+from rnnlab.run.results import collect_results, print_summary, write_results
+from rnnlab.tasks.checkpoints import read_checkpoint
+
+log = logging.getLogger("rnnlab")
+
+
+def run(cfg: Config, run_dir: Path, config_tree: dict[str, Any]) -> dict[str, Any]:
+    """Train and test one configuration; returns what metrics.json holds.
+
+    A run folder that already holds `checkpoints/last.ckpt` (an interrupted run, re-run in its folder or
+    with `resume=`) continues from it: weights, optimizer, scheduler, early stopping, random generators,
+    metric history and the TensorBoard step all pick up where the last finished epoch left them.
+    """
+    started = time.perf_counter()
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    data = build_data(cfg)
+    task = build_task(cfg, data.spec)
+    trainer = build_trainer(cfg, task, run_dir)
+    resume_from = last_checkpoint(run_dir)
+    if resume_from is not None:
+        read_checkpoint(resume_from, f"delete it to train {run_dir} from the start")
+        log.info("continuing from %s", resume_from)
+    try:
+        trainer.fit(task, datamodule=data, ckpt_path=resume_from, weights_only=True)
+    except INTERRUPTIONS:  # SIGTERM: Lightning stops with exit status 0, which would look like success
+        sys.exit(128 + signal.SIGTERM)
+    if not trainer.is_global_zero:  # the other processes of a multi-process fit only train
+        return {"status": "ok", "metrics": {}, "monitor": task.monitor}
+    # after a multi-process fit, test on one device: sharded test sets would score some samples twice
+    tester = trainer if trainer.world_size == 1 else build_tester(cfg)
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    test_metrics = tester.test(task, datamodule=data, ckpt_path=best or None, verbose=False, weights_only=True)[0]
+    results = collect_results(trainer, task, test_metrics, time.perf_counter() - started)
+    write_results(run_dir, trainer, task, results, config_tree)
+    print_summary(run_dir, results)
+    return results

@@ -1,0 +1,58 @@
+"""The `data:` section of forecasting: a generated series or a CSV column, cut into windows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnlab.checks import at_least, choice, fraction
+from rnnlab.errors import UserError
+
+GENERATORS = ("sine", "sine_trend", "random_walk", "gbm")
+SCALERS = ("standard", "minmax", "none")
+
+
+@dataclass
+class StockDataConfig:
+    """A price-like series (generated from a seed, or a column of a CSV) cut into sliding windows."""
+
+    generator: str = "sine"
+    length: int = 1000
+    time_span: float = 100.0
+    frequency: float = 0.1
+    noise_std: float = 0.1
+    trend: float = 0.01
+    step_mean: float = 0.0
+    step_std: float = 0.01
+    start_value: float = 100.0
+    csv_path: str | None = None
+    column: str | None = None
+    seq_len: int = 20
+    horizon: int = 1
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    scaler: str = "standard"
+    relative: bool = False
+    batch_size: int = 32
+    rollout_steps: int = 20
+    num_workers: int = 0
+
+    def check(self) -> None:
+        choice("data.generator", self.generator, GENERATORS)
+        at_least("data.length", self.length, 2)
+        at_least("data.noise_std", self.noise_std, 0.0)
+        at_least("data.step_std", self.step_std, 0.0)
+        at_least("data.seq_len", self.seq_len, 2)
+        at_least("data.horizon", self.horizon, 1)
+        fraction("data.val_fraction", self.val_fraction)
+        fraction("data.test_fraction", self.test_fraction)
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise UserError(
+                f"data.val_fraction + data.test_fraction = {self.val_fraction + self.test_fraction} "
+                "leaves no training data; keep their sum below 1"
+            )
+        choice("data.scaler", self.scaler, SCALERS)
+        at_least("data.batch_size", self.batch_size, 1)
+        at_least("data.rollout_steps", self.rollout_steps, 1)
+        at_least("data.num_workers", self.num_workers, 0)
+        if self.generator in ("gbm",) and self.csv_path is None and self.start_value <= 0:
+            raise UserError("data.start_value must be > 0 for the gbm generator (prices stay positive)")

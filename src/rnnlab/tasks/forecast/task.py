@@ -1,0 +1,129 @@
+"""Forecasting: recurrent encoder + linear head, MSE loss, errors in original units beside baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor, nn
+from torchmetrics import MeanSquaredError
+from torchmetrics.functional import mean_absolute_error, mean_squared_error
+
+from rnnlab.figures import line_figure
+from rnnlab.models.config import ModelConfig
+from rnnlab.models.encoder import RecurrentEncoder
+from rnnlab.models.init import initialize_
+from rnnlab.tasks.base import RecurrentTask
+from rnnlab.tasks.forecast.data import ForecastSpec
+from rnnlab.tasks.optimizer import OptimizerConfig
+
+BASELINE_LABELS = {"naive": "naive (last value)", "drift": "drift", "linear": "linear AR", "oracle": "noise floor"}
+
+
+def forecast_errors(prediction: np.ndarray, actual: np.ndarray, mase_scale: float) -> dict[str, float]:
+    """MAE, RMSE and MASE (MAE over the training part's mean one-step change), in original units."""
+    p, a = torch.as_tensor(prediction), torch.as_tensor(actual)
+    mae = float(mean_absolute_error(p, a))
+    return {"mae": mae, "rmse": float(mean_squared_error(p, a, squared=False)), "mase": mae / mase_scale}
+
+
+class ForecastTask(RecurrentTask):
+    """Predicts the next `horizon` values of a series from a window of `seq_len` past values."""
+
+    def __init__(
+        self, model: ModelConfig, optimizer: OptimizerConfig, spec: ForecastSpec,
+        monitor: str | None = None, mode: str | None = None,
+    ) -> None:
+        super().__init__(model, optimizer, spec, monitor, mode)
+        self.encoder = RecurrentEncoder(model, spec.input_size)
+        self.head = nn.Linear(self.encoder.summary_size, spec.horizon)
+        initialize_(self, model.init)
+        self.val_rmse = MeanSquaredError(squared=False)
+        self.test_predictions: list[Tensor] = []
+
+    def forward(self, windows: Tensor) -> Tensor:
+        """Scaled windows [B, seq_len] -> scaled forecasts [B, horizon]."""
+        if not self.spec.relative:
+            _, summary = self.encoder(windows.unsqueeze(-1))
+            return self.head(summary)
+        last = windows[:, -1:]
+        _, summary = self.encoder((windows - last).unsqueeze(-1))
+        return last + self.head(summary)
+
+    def unscale(self, values: Tensor) -> Tensor:
+        return values * self.spec.scale + self.spec.shift
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        windows, targets = batch
+        loss = nn.functional.mse_loss(self(windows), targets)
+        self.log_train_loss(loss, len(batch[0]), batch_idx)
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        windows, targets = batch
+        prediction = self(windows)
+        self.log("val/loss", nn.functional.mse_loss(prediction, targets), prog_bar=True, sync_dist=True)
+        self.val_rmse(self.unscale(prediction), self.unscale(targets))
+        self.log("val/rmse", self.val_rmse)
+
+    def on_test_epoch_start(self) -> None:
+        self.test_predictions = []
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        windows, _ = batch
+        self.test_predictions.append(self.unscale(self(windows)).float().cpu())
+
+    def on_test_epoch_end(self) -> None:
+        data = self.trainer.datamodule
+        prediction = torch.cat(self.test_predictions).numpy().astype(np.float64)
+        count = len(prediction)  # fewer than all windows when trainer.limit_test_batches is set
+        actual = data.windows["test"].targets[:count]
+        references = {name: values[:count] for name, values in data.reference_forecasts().items()}
+        scale = self.spec.mase_scale
+        metrics = {f"test/{k}": v for k, v in forecast_errors(prediction, actual, scale).items()}
+        for name, forecast in references.items():
+            errors = forecast_errors(forecast, actual, scale)
+            prefix = "test/noise_floor" if name == "oracle" else f"test/{name}"
+            metrics.update({f"{prefix}_{k}": v for k, v in errors.items() if name != "oracle" or k == "rmse"})
+        if "test/noise_floor_rmse" in metrics:
+            metrics["test/rmse_over_noise_floor"] = metrics["test/rmse"] / metrics["test/noise_floor_rmse"]
+        self.log_dict(metrics)
+        self.test_report["rollout"] = self._rollout_report(*data.rollout_windows())
+        self.test_figures = {
+            "forecast_vs_actual": self._forecast_figure(
+                data.windows["test"].starts[:count], actual, prediction, references
+            ),
+            "rollout_error": self._rollout_figure(self.test_report["rollout"]),
+        }
+
+    @torch.no_grad()
+    def generate(self, windows: Tensor, steps: int) -> Tensor:
+        """Continue scaled windows [N, seq_len] by `steps` values, feeding each prediction back in."""
+        generated = []
+        for _ in range(steps):
+            next_value = self(windows)[:, :1]
+            generated.append(next_value)
+            windows = torch.cat([windows[:, 1:], next_value], dim=1)
+        return torch.cat(generated, dim=1)
+
+    def _rollout_report(self, inputs: np.ndarray, actual: np.ndarray) -> dict[str, list[float]]:
+        """RMSE per generated step of the autoregressive rollout, beside the naive forecast's."""
+        scaled = torch.as_tensor((inputs - self.spec.shift) / self.spec.scale, dtype=torch.float32, device=self.device)
+        generated = self.unscale(self.generate(scaled, actual.shape[1])).double().cpu().numpy()
+        naive = np.repeat(inputs[:, -1:], actual.shape[1], axis=1)
+        rmse = lambda forecast: np.sqrt(((forecast - actual) ** 2).mean(axis=0)).tolist()  # noqa: E731
+        return {"model_rmse": rmse(generated), "naive_rmse": rmse(naive)}
+
+    def _forecast_figure(
+        self, starts: np.ndarray, actual: np.ndarray, prediction: np.ndarray, references: dict[str, np.ndarray]
+    ) -> Figure:
+        lines = {"actual": (starts, actual[:, 0]), "model": (starts, prediction[:, 0])}
+        for name in ("naive", "linear"):
+            lines[BASELINE_LABELS[name]] = (starts, references[name][:, 0])
+        return line_figure("Forecast vs actual on the test span (first step)", "time index", "value", lines)
+
+    def _rollout_figure(self, rollout: dict[str, list[float]]) -> Figure:
+        steps = list(range(1, len(rollout["model_rmse"]) + 1))
+        lines = {"model, fed its own predictions": (steps, rollout["model_rmse"]),
+                 "naive (last value)": (steps, rollout["naive_rmse"])}
+        return line_figure("Autoregressive generation on the test span", "steps ahead", "RMSE", lines)
