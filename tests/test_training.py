@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import run_in_process
+from conftest import run_cli, run_in_process
 
 CONF_MODELS = sorted(path.stem for path in (Path(__file__).parents[1] / "conf" / "model").glob("*.yaml"))
 SHORT = ["debug=limit", "logger=none"]
@@ -82,6 +82,15 @@ def test_make_run_command_prints_metrics_baselines_and_where_things_are(cli, tmp
         assert text in result.stdout, text
     assert (run_dir / ".hydra" / "config.yaml").is_file() and (run_dir / ".hydra" / "overrides.yaml").is_file()
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_a_run_shows_its_layers_without_the_flops_lightning_cannot_count(tmp_path):
+    result = run_cli("debug=limit", "callbacks.progress_bar=rich", "print_config=false", f"paths.log_dir={tmp_path}",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "RecurrentEncoder" in result.stdout and "Trainable params" in result.stdout
+    printed = result.stdout + result.stderr
+    assert "FLOP" not in printed and "Skipping setting a default" not in printed
 
 
 def test_multi_step_horizon_on_a_user_csv(tmp_path):

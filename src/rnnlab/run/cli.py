@@ -84,11 +84,13 @@ def share_cores_with_parallel_jobs(cfg: DictConfig) -> None:
 
 def quiet_library_noise() -> None:
     """Hide warnings that tell a user nothing actionable (in-memory data needs no loader workers; a resumed
-    run writes into its own checkpoint folder on purpose)."""
+    run writes into its own checkpoint folder on purpose; the layer table is ours, run/callbacks.py)."""
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
-    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(lambda r: "litlogger" not in r.getMessage())
+    noise = ("litlogger", "Skipping setting a default `ModelSummary`")  # the second: ours replaces it on purpose
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
+        lambda record: not any(text in record.getMessage() for text in noise))
 
 
 def main() -> None:

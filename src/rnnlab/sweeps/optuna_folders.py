@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from rnnlab.private_apis import HydraCallback
 
-class MakeSweepFolder(Callback):
+
+class MakeSweepFolder(HydraCallback):
     """Creates the sweep folder when a multirun starts (Hydra's launchers make it only at the first job)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:

@@ -15,16 +15,14 @@ import sys
 from pathlib import Path
 
 import yaml
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from rnnlab.errors import UserError
+from rnnlab.private_apis import expand_sweep
 
 
 def expected_jobs(multirun: dict) -> list[list[str]]:
     """Every job's overrides, in job-number order, as Hydra's basic sweeper expands the command line."""
-    parsed = OverridesParser.create().parse_overrides(multirun["hydra"]["overrides"]["task"])
-    return BasicSweeper.split_arguments(parsed, max_batch_size=None)[0]
+    return expand_sweep(multirun["hydra"]["overrides"]["task"])
 
 
 def job_status(job_dir: Path) -> str:

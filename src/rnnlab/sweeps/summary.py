@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from rnnlab.errors import UserError
+from rnnlab.private_apis import HydraCallback
 from rnnlab.sweeps.comparison import write_comparison
 from rnnlab.sweeps.variants import aggregate, seed_of, variant_of
 
@@ -113,7 +113,7 @@ def write_summary(sweep: Path) -> list[dict[str, Any]]:
     return rows
 
 
-class SweepSummary(Callback):
+class SweepSummary(HydraCallback):
     """Hydra callback (conf/hydra/default.yaml): writes the sweep's summary when the last job ends."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

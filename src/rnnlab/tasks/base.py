@@ -14,6 +14,7 @@ from torch import Tensor
 
 from rnnlab.errors import UserError
 from rnnlab.models.config import ModelConfig
+from rnnlab.private_apis import declare_no_amp_scaling, logger_writes_this_step
 from rnnlab.tasks.checkpoints import stamp
 from rnnlab.tasks.optimizer import OptimizerConfig
 from rnnlab.tasks.registry import get_task
@@ -54,7 +55,7 @@ class RecurrentTask(pl.LightningModule):
         if optimizer.defaults["fused"] and self._precision() == "bf16-mixed":
             # bf16 needs no loss scaling, so the fused kernel's own unscaling never runs; Lightning refuses
             # gradient clipping with any optimizer that has it, unless told it does not apply
-            optimizer._step_supports_amp_scaling = False
+            declare_no_amp_scaling(optimizer)
         if cfg.scheduler == "none":
             return optimizer
         if cfg.scheduler == "onecycle":
@@ -97,7 +98,7 @@ class RecurrentTask(pl.LightningModule):
         self._loss_sum = term if self._loss_sum is None else self._loss_sum + term
         self._loss_count += batch_size
         trainer = self.trainer
-        if trainer._logger_connector.should_update_logs or trainer.fast_dev_run:  # Lightning's own test
+        if logger_writes_this_step(trainer) or trainer.fast_dev_run:
             self.log("train/loss_step", loss, on_step=True, on_epoch=False, batch_size=batch_size)
         if batch_idx + 1 == trainer.num_training_batches:
             self._log_epoch_loss()

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torchmetrics import MeanSquaredError
 from torchmetrics.functional import mean_absolute_error, mean_squared_error
 
-from rnnlab.figures import line_figure
 from rnnlab.models.config import ModelConfig
 from rnnlab.models.encoder import RecurrentEncoder
 from rnnlab.models.init import initialize_
 from rnnlab.tasks.base import RecurrentTask
 from rnnlab.tasks.forecast.data import ForecastSpec
+from rnnlab.tasks.forecast.report import forecast_figure, rollout_figure
 from rnnlab.tasks.optimizer import OptimizerConfig
-
-BASELINE_LABELS = {"naive": "naive (last value)", "drift": "drift", "linear": "linear AR", "oracle": "noise floor"}
 
 
 def forecast_errors(prediction: np.ndarray, actual: np.ndarray, mase_scale: float) -> dict[str, float]:
@@ -90,10 +87,10 @@ class ForecastTask(RecurrentTask):
         self.log_dict(metrics)
         self.test_report["rollout"] = self._rollout_report(*data.rollout_windows())
         self.test_figures = {
-            "forecast_vs_actual": self._forecast_figure(
+            "forecast_vs_actual": forecast_figure(
                 data.windows["test"].starts[:count], actual, prediction, references
             ),
-            "rollout_error": self._rollout_figure(self.test_report["rollout"]),
+            "rollout_error": rollout_figure(self.test_report["rollout"]),
         }
 
     @torch.no_grad()
@@ -113,17 +110,3 @@ class ForecastTask(RecurrentTask):
         naive = np.repeat(inputs[:, -1:], actual.shape[1], axis=1)
         rmse = lambda forecast: np.sqrt(((forecast - actual) ** 2).mean(axis=0)).tolist()  # noqa: E731
         return {"model_rmse": rmse(generated), "naive_rmse": rmse(naive)}
-
-    def _forecast_figure(
-        self, starts: np.ndarray, actual: np.ndarray, prediction: np.ndarray, references: dict[str, np.ndarray]
-    ) -> Figure:
-        lines = {"actual": (starts, actual[:, 0]), "model": (starts, prediction[:, 0])}
-        for name in ("naive", "linear"):
-            lines[BASELINE_LABELS[name]] = (starts, references[name][:, 0])
-        return line_figure("Forecast vs actual on the test span (first step)", "time index", "value", lines)
-
-    def _rollout_figure(self, rollout: dict[str, list[float]]) -> Figure:
-        steps = list(range(1, len(rollout["model_rmse"]) + 1))
-        lines = {"model, fed its own predictions": (steps, rollout["model_rmse"]),
-                 "naive (last value)": (steps, rollout["naive_rmse"])}
-        return line_figure("Autoregressive generation on the test span", "steps ahead", "RMSE", lines)
