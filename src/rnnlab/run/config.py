@@ -19,7 +19,7 @@ from rnnlab.checks import at_least, choice
 from rnnlab.errors import UserError
 from rnnlab.models.config import DecodeConfig, ModelConfig
 from rnnlab.tasks.optimizer import OptimizerConfig
-from rnnlab.tasks.registry import load_tasks
+from rnnlab.tasks.registry import load_tasks, task_of_schema
 
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
 STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true")
@@ -173,4 +173,7 @@ def to_config(cfg: DictConfig) -> Config:
         section = getattr(config, item.name)
         if hasattr(section, "check"):
             section.check()
+    task = task_of_schema(config.data)
+    if task.check_model is not None:
+        task.check_model(config.model)
     return config

@@ -104,6 +104,8 @@ def print_summary(run_dir: Path, results: dict[str, Any], console: Console | Non
         if key.startswith("test/"):
             table.add_row(key, f"{value:.4f}")
     console.print(table)
+    if results.get("report", {}).get("verdict"):  # the task's own word on how it compares with its baselines
+        console.print(results["report"]["verdict"])
     console.print(f"params {results['params']:,} · wall time {results['wall_time_s']:.1f} s · "
                   f"{results['train_samples_per_s']:.0f} training samples/s")
     for label, path in (("run folder", run_dir), ("metrics", run_dir / "metrics.json"),

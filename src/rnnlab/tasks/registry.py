@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,8 @@ class Task:
     higher_is_better: frozenset[str]  # metric names (no split prefix) where higher is better; others are errors
     sections: dict[str, type] = field(default_factory=dict)  # other config sections the module takes, by name
     predictor: str | None = None  # "module:function" (task, texts, batch_size) -> printed lines; None: no predict
+    generator: str | None = None  # "module:function" (task, prompt, length, temperature, top_k, seed) -> text
+    check_model: Callable[[Any], None] | None = None  # refuses a `model:` section the task cannot use (UserError)
 
     def mode(self, metric: str) -> str:
         """`max` when higher `metric` (e.g. `val/acc`) is better, else `min`."""
@@ -58,6 +61,9 @@ class Task:
 
     def predict_function(self) -> Any:
         return _load(self.predictor) if self.predictor else None
+
+    def generate_function(self) -> Any:
+        return _load(self.generator) if self.generator else None
 
 
 TASKS: dict[str, Task] = {}
