@@ -11,9 +11,10 @@ import torch
 
 from conftest import run_in_process
 from imdb_fixture import TEST_ONLY_WORDS, write_imdb_folder
+from rnnlab.data.batches import LengthBuckets
 from rnnlab.data.text import OOV_ID, PAD_ID
 from rnnlab.run.predict import main as predict_main
-from rnnlab.tasks.classify.data import ImdbData, LengthBuckets
+from rnnlab.tasks.classify.data import ImdbData
 from rnnlab.tasks.classify.schema import ImdbDataConfig
 from rnnlab.tasks.classify.task import align_left
 

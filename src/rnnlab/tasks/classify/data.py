@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,10 +9,11 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
 from rnnlab.data.archive import default_cache_dir
-from rnnlab.data.splits import EpochShuffle, SplitData, epoch_generator, private_generator
+from rnnlab.data.batches import LengthBuckets
+from rnnlab.data.splits import EpochShuffle, SplitData, private_generator
 from rnnlab.tasks.classify.imdb import EncodedSplit, load_encoded_imdb, locate_imdb, read_split
 from rnnlab.tasks.classify.schema import ImdbDataConfig
 
@@ -72,40 +72,6 @@ class ReviewSet(Dataset):
         64 `__getitem__` calls and their stacking took about 1 ms)."""
         index = torch.as_tensor(indices)
         return self.tokens[index], self.lengths[index], self.labels[index], self.rows[index]
-
-
-class LengthBuckets(Sampler[list[int]]):
-    """Batches of reviews of similar length: sort within pools of 50 batches, then shuffle the batches.
-
-    Trimming each batch to its longest review then removes most of the padding (median review 174
-    tokens against max_len 400). Each epoch's order is drawn from (seed, epoch), see `epoch_generator`.
-    """
-
-    POOL_BATCHES = 50
-
-    def __init__(self, lengths: Tensor, batch_size: int, shuffle: bool, seed: int) -> None:
-        self.lengths, self.batch_size, self.shuffle = lengths, batch_size, shuffle
-        self.seed, self.epoch = seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return -(-len(self.lengths) // self.batch_size)
-
-    def __iter__(self) -> Iterator[list[int]]:
-        n, size = len(self.lengths), self.batch_size
-        generator = epoch_generator(self.seed, self.epoch)
-        order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
-        pool = size * self.POOL_BATCHES
-        batches = []
-        for start in range(0, n, pool):
-            chunk = order[start : start + pool]
-            chunk = chunk[torch.argsort(self.lengths[chunk], stable=True)]
-            batches.extend(chunk[i : i + size].tolist() for i in range(0, len(chunk), size))
-        if self.shuffle:
-            batches = [batches[i] for i in torch.randperm(len(batches), generator=generator)]
-        return iter(batches)
 
 
 def trim_padding(pad_side: str):
