@@ -12,6 +12,7 @@ POOLINGS = ("last", "mean", "max", "mean_max")
 ATTENTIONS = ("none", "bahdanau", "luong")
 IMPLS = ("auto", "torch", "fused")
 LUONG_SCORES = ("dot", "general")
+CHAR_ENCODERS = ("none", "lstm", "cnn")  # tagging: a vector per word from its characters
 
 
 @dataclass
@@ -29,6 +30,7 @@ class ModelConfig:
     impl: str = "auto"
     init: str = "torch"
     luong_score: str = "general"
+    char_encoder: str = "none"
 
     def check(self) -> None:
         choice("model.cell", self.cell, CELLS)
@@ -40,6 +42,7 @@ class ModelConfig:
         choice("model.impl", self.impl, IMPLS)
         choice("model.init", self.init, ("torch", "keras"))
         choice("model.luong_score", self.luong_score, LUONG_SCORES)
+        choice("model.char_encoder", self.char_encoder, CHAR_ENCODERS)
 
 
 @dataclass
