@@ -11,13 +11,14 @@ from rnnlab.tasks.tagging.conll import Sentence
 from rnnlab.tasks.tagging.data import Encoded, collate
 from rnnlab.tasks.tagging.task import TaggingTask
 
-# words (with inner hyphens and apostrophes), numbers with separators, and every other non-space character alone
-TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|\w+(?:[-']\w+)*|n't|'\w*|[^\w\s]")
+# numbers with separators, words (with inner hyphens), clitics, and every other non-space character alone
+TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|n't\b|\w+(?:-\w+)*|'\w*|[^\w\s]")
 
 
 def tokenize(text: str) -> list[str]:
     """"Don't stop, it's 3.5 km." -> Do n't stop , it 's 3.5 km . (the treebanks' own splits, roughly)"""
     text = re.sub(r"(\w)n't\b", r"\1 n't", text)
+    text = re.sub(r"(\w)'(s|re|ll|ve|d|m)\b", r"\1 '\2", text, flags=re.IGNORECASE)
     return TOKEN.findall(text)
 
 
