@@ -4,13 +4,15 @@ time loops compiled (compiled.py, fp32 on the CPU) and in Python (python_loops.p
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import pytest
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlab.kernels import compiled
+from rnnlab.kernels import compiled, fused
 from rnnlab.kernels.cpu_flags import bf16_matrix_units
 from rnnlab.kernels.fused import FusedRecurrentLayer, fused_recurrence
 
@@ -386,3 +388,67 @@ def test_rejects_a_state_of_the_wrong_form() -> None:
         fused_recurrence(lstm, "lstm", x, None, torch.zeros(1, 4, 3))
     with pytest.raises(ValueError, match=r"h0 of shape \[D, B, H\] = \[1, 4, 3\], got \(1, 2, 3\)"):
         fused_recurrence(gru, "gru", x, None, torch.zeros(1, 2, 3))
+
+
+@pytest.mark.parametrize("cell", list(TORCH_CELLS))
+def test_a_first_call_in_inference_mode_leaves_training_working(cell: str, loops: str) -> None:
+    """Index tensors cached on a layer's first call must not be inference tensors: made under
+    `torch.inference_mode()`, autograd cannot save them, and every later training forward raised."""
+    for cache in (fused._gate_rows, fused._full_plan, compiled._full_rows):
+        cache.cache_clear()  # as in a fresh process, whose first call is the inference one
+    torch.manual_seed(0)
+    layer = FusedRecurrentLayer(cell, 3, 4)
+    x = torch.randn(2, 5, 3)
+    with torch.inference_mode():
+        expected = layer(x)
+    outputs, h_n = layer(x)
+    (outputs.sum() + h_n.sum()).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
+    torch.testing.assert_close(outputs, expected[0].clone())
+
+
+# One thread (one block of rows) and 180,000 rows: the block's arrays of row pointers on the stack took
+# 6 x 8 bytes a row, more than the 8 MB stack (SIGSEGV), where nn.* runs.
+LARGE_BATCH = """
+import torch
+from torch import nn
+from rnnlab.kernels.fused import fused_recurrence
+torch.set_num_threads(1)
+torch.manual_seed(0)
+x = torch.randn(180_000, 2, 1, requires_grad=True)
+for cell, module in (("rnn", nn.RNN), ("gru", nn.GRU), ("lstm", nn.LSTM)):
+    module = module(1, 1, batch_first=True)
+    (outputs, _), (expected, _) = fused_recurrence(module, cell, x, None), module(x)
+    torch.testing.assert_close(outputs, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(torch.autograd.grad(outputs.sum(), x)[0], torch.autograd.grad(expected.sum(), x)[0],
+                               atol=1e-5, rtol=1e-5)
+print("ok")
+"""
+
+
+def test_a_batch_larger_than_the_stack_holds_runs() -> None:
+    """In a subprocess, so that a crash fails this test instead of ending pytest."""
+    if compiled.kernels() is None:
+        pytest.skip("no C compiler here: the compiled kernels are not built")
+    done = subprocess.run([sys.executable, "-c", LARGE_BATCH], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", f"exit {done.returncode}: {done.stderr[-2000:]}"
+
+
+@pytest.mark.parametrize("variable", [False, True], ids=["full", "lengths"])
+@pytest.mark.parametrize("cell", list(TORCH_CELLS))
+def test_an_empty_batch_gives_empty_outputs_states_and_gradients(cell: str, variable: bool, loops: str) -> None:
+    """B = 0 (the tail of a filtered batch, say) returns what nn.* returns: empty outputs and final states of the
+    right shapes, an empty input gradient and zero weight gradients."""
+    module = TORCH_CELLS[cell](3, 4, batch_first=True, bidirectional=True)
+    x = torch.randn(0, 5, 3, requires_grad=True)
+    lengths = torch.zeros(0, dtype=torch.long) if variable else None
+    initial = tuple(torch.zeros(2, 0, 4, requires_grad=True) for _ in range(1 + (cell == "lstm")))
+    for state in (None, initial if cell == "lstm" else initial[0]):
+        (outputs, finals), (expected, expected_finals) = (
+            fused_with_state(module, x, lengths, state), torch_with_state(module, x, None, state))
+        assert outputs.shape == expected.shape == (0, 5, 8)
+        assert [f.shape for f in finals] == [f.shape for f in expected_finals] == [(2, 0, 4)] * len(initial)
+        wanted = [x, *module.parameters(), *(initial if state is not None else ())]
+        loss = outputs.sum() + sum(f.sum() for f in finals)
+        for got, want in zip(torch.autograd.grad(loss, wanted), wanted, strict=True):
+            assert got.shape == want.shape and not got.any()

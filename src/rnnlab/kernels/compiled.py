@@ -189,8 +189,7 @@ def usable(x: Tensor) -> bool:
 
 @lru_cache(maxsize=16)
 def _full_rows(batch: int, steps: int) -> tuple[Tensor, Tensor]:
-    with torch.inference_mode(False):  # cached: tensors made in inference mode could not serve training later
-        return torch.full((batch,), steps, dtype=torch.int32), torch.arange(batch, dtype=torch.int32)
+    return torch.full((batch,), steps, dtype=torch.int32), torch.arange(batch, dtype=torch.int32)
 
 
 def check_lengths(lengths: Tensor, batch: int, steps: int) -> Tensor:

@@ -39,8 +39,7 @@ class _Plan:
 
 @lru_cache(maxsize=16)
 def _full_plan(batch: int, steps: int, directions: int, device: torch.device) -> _Plan:
-    with torch.inference_mode(False):  # cached: tensors made in inference mode could not serve training later
-        return _plan(batch, steps, directions, None, device)
+    return _plan(batch, steps, directions, None, device)
 
 
 def _plan(batch: int, steps: int, directions: int, lengths: Tensor | None, device: torch.device) -> _Plan:
@@ -80,10 +79,10 @@ class _FusedRecurrence(torch.autograd.Function):
     def forward(ctx, x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, plan: _Plan, cell_name: str,
                 *initial: Tensor):
         cell = CELLS[cell_name]
-        batch, steps, _ = x.shape
+        batch, steps, inputs = x.shape
         directions, gates, hidden = w_hh.shape
         bias = cell.input_bias(b_ih, b_hh).flatten()
-        proj = torch.addmm(bias, x.reshape(batch * steps, -1), w_ih.flatten(0, 1).t())  # [B * T, D * G]
+        proj = torch.addmm(bias, x.reshape(batch * steps, inputs), w_ih.flatten(0, 1).t())  # [B * T, D * G]
         gi = proj.view(-1, gates).index_select(0, plan.to_buffer).view(steps, directions, batch, gates)
         states, saved = cell.forward(gi, w_hh, b_hh, plan.counts, tuple(s.index_select(1, plan.order) for s in initial))
         outputs = states[0][1:].view(-1, hidden).index_select(0, plan.to_caller).view(batch, steps, directions * hidden)
