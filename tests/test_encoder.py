@@ -7,7 +7,7 @@ import torch
 
 from rnnlab.kernels import compiled
 from rnnlab.models.config import ModelConfig
-from rnnlab.models.encoder import RecurrentEncoder
+from rnnlab.models.encoder import RecurrentEncoder, detach_states
 
 B, T, I, H = 4, 7, 3, 8
 
@@ -117,3 +117,40 @@ def test_keras_init_sets_orthogonal_recurrent_weights_and_forget_bias_one():
     torch.testing.assert_close(weight.T @ weight, torch.eye(H), atol=1e-4, rtol=0)
     assert torch.all(rnn.bias_ih_l0[H : 2 * H] == 1) and torch.all(rnn.bias_hh_l0 == 0)
     assert torch.all(task.head.bias == 0)
+
+
+@pytest.mark.parametrize("pieces", ["halves", "steps"])
+@pytest.mark.parametrize("impl", ["fused", "torch"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_running_in_pieces_with_the_state_carried_equals_running_whole(cell, impl, pieces):
+    """A stateful model (truncated back-propagation: windows; generation: one step a call) sees what one run
+    over the whole sequence sees, every layer's state carried; gradients too while the state is not detached."""
+    torch.manual_seed(0)
+    encoder = RecurrentEncoder(ModelConfig(cell=cell, hidden_size=H, num_layers=2, layer_norm=True, impl=impl),
+                               input_size=I).eval()
+    x = torch.randn(B, T, I, requires_grad=True)
+    start = [torch.randn(1, B, H) for _ in range(2)]
+    start = [(h, torch.randn(1, B, H)) if cell == "lstm" else h for h in start]
+    whole, finals = encoder.run(x, state=start)
+    loss_whole = whole.square().sum()
+    state, outputs = start, []
+    for piece in x.split(1 if pieces == "steps" else (T + 1) // 2, dim=1):
+        out, state = encoder.run(piece, state=state)
+        outputs.append(out)
+    torch.testing.assert_close(torch.cat(outputs, dim=1), whole)
+    for got, want in zip(state, finals, strict=True):
+        torch.testing.assert_close(got, want)
+    params = [x, *encoder.parameters()]
+    for got, want in zip(torch.autograd.grad(torch.cat(outputs, dim=1).square().sum(), params),
+                         torch.autograd.grad(loss_whole, params), strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_detached_states_carry_values_but_no_graph():
+    encoder = RecurrentEncoder(ModelConfig(cell="lstm", hidden_size=H, num_layers=2), input_size=I)
+    _, finals = encoder.run(torch.randn(B, T, I))
+    carried = detach_states(finals)
+    assert all(isinstance(s, tuple) and not any(t.requires_grad for t in s) for s in carried)
+    assert all(torch.equal(a, b) for s, f in zip(carried, finals) for a, b in zip(s, f))
+    with pytest.raises(ValueError, match="one state per layer"):
+        encoder.run(torch.randn(B, T, I), state=carried[:1])

@@ -4,15 +4,17 @@ time loops compiled (compiled.py, fp32 on the CPU) and in Python (python_loops.p
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import pytest
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlab.kernels import compiled
+from rnnlab.kernels import compiled, fused
 from rnnlab.kernels.cpu_flags import bf16_matrix_units
-from rnnlab.kernels.fused import FusedRecurrentLayer
+from rnnlab.kernels.fused import FusedRecurrentLayer, fused_recurrence
 
 TORCH_CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -322,3 +324,131 @@ def test_weight_gradient_products_split_over_threads_sum_all_rows(threads: int) 
         torch.set_num_threads(before)
     assert actual.dtype == torch.float32 and actual.shape == (6, 10)
     torch.testing.assert_close(actual.double(), a.t() @ b, rtol=1e-5, atol=1e-5)
+
+
+def torch_with_state(module: nn.RNNBase, x: Tensor, lengths: Tensor | None, state) -> tuple[Tensor, tuple]:
+    """The reference with an initial state: (outputs padded back to T, final states as a tuple (h_n[, c_n]))."""
+    if lengths is None:
+        outputs, final = module(x, state)
+    else:
+        packed, final = module(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False), state)
+        outputs, _ = pad_packed_sequence(packed, batch_first=True, total_length=x.shape[1])
+    return outputs, final if isinstance(final, tuple) else (final,)
+
+
+def fused_with_state(module: nn.RNNBase, x: Tensor, lengths: Tensor | None, state) -> tuple[Tensor, tuple]:
+    cell = {nn.RNN: "rnn", nn.GRU: "gru", nn.LSTM: "lstm"}[type(module)]
+    outputs, final = fused_recurrence(module, cell, x, lengths, state)
+    return outputs, final if isinstance(final, tuple) else (final,)
+
+
+@pytest.mark.parametrize("variable", [False, True], ids=["full", "lengths"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("cell", list(TORCH_CELLS))
+def test_initial_and_final_states_match_torch(cell: str, bidirectional: bool, variable: bool, loops: str) -> None:
+    """Given h0 (and c0), outputs, final states and the gradients of x, h0, c0 and every weight equal torch's:
+    rows in any order of length, the reverse direction starting from its h0 at each row's last real step."""
+    rng = random.Random(f"state-{cell}-{bidirectional}-{variable}")
+    torch.manual_seed(rng.randrange(2**31))
+    directions = 2 if bidirectional else 1
+    for draw in range(4):
+        batch, steps = rng.randint(2, 6), rng.randint(2, 12)
+        inputs, hidden = rng.randint(1, 7), rng.randint(1, 7)
+        if draw == 3:  # the compiled loops' full vector tiles and their remainders
+            batch, steps, inputs, hidden = rng.randint(9, 21), rng.randint(5, 15), 16, rng.choice([32, 40])
+        module = TORCH_CELLS[cell](inputs, hidden, batch_first=True, bidirectional=bidirectional)
+        x = torch.randn(batch, steps, inputs, requires_grad=True)
+        lengths = random_lengths(rng, batch, steps) if variable else None
+        # draw 2: h0 without a gradient of its own (the weights' still reads it)
+        initial = [torch.randn(directions, batch, hidden, requires_grad=draw != 2) for _ in range(1 + (cell == "lstm"))]
+        state = tuple(initial) if cell == "lstm" else initial[0]
+        # draw 1: only the final states have gradients (the kernels' `fresh` path); draw 2: the outputs and c_n
+        output_weight = None if draw == 1 else torch.randn(batch, steps, directions * hidden)
+        final_weights = [None if draw == 2 and k == 0 else torch.randn(directions, batch, hidden)
+                         for k in range(len(initial))]
+        wanted = [x, *[s for s in initial if s.requires_grad], *module.parameters()]
+        results = []
+        for run in (torch_with_state, fused_with_state):
+            outputs, finals = run(module, x, lengths, state)
+            loss = sum((f * w).sum() for f, w in zip(finals, final_weights) if w is not None)
+            if output_weight is not None:
+                loss = loss + (outputs * output_weight).sum()
+            results.append([outputs, *finals, *torch.autograd.grad(loss, wanted)])
+        kinds = "hc"[: len(initial)]
+        names = ["outputs", *[f"{k}_n" for k in kinds], "dx",
+                 *[f"d{k}0" for k, s in zip(kinds, initial) if s.requires_grad],
+                 *[f"d{name}" for name, _ in module.named_parameters()]]
+        for name, got, want in zip(names, results[1], results[0], strict=True):
+            assert_close(got, want, 1e-5, f"{name} draw {draw} {dict(batch=batch, steps=steps, lengths=lengths)}")
+
+
+def test_rejects_a_state_of_the_wrong_form() -> None:
+    lstm, gru, x = nn.LSTM(2, 3, batch_first=True), nn.GRU(2, 3, batch_first=True), torch.randn(4, 5, 2)
+    with pytest.raises(ValueError, match=r"\(h0, c0\), each of shape \[D, B, H\] = \[1, 4, 3\]"):
+        fused_recurrence(lstm, "lstm", x, None, torch.zeros(1, 4, 3))
+    with pytest.raises(ValueError, match=r"h0 of shape \[D, B, H\] = \[1, 4, 3\], got \(1, 2, 3\)"):
+        fused_recurrence(gru, "gru", x, None, torch.zeros(1, 2, 3))
+
+
+@pytest.mark.parametrize("cell", list(TORCH_CELLS))
+def test_a_first_call_in_inference_mode_leaves_training_working(cell: str, loops: str) -> None:
+    """Index tensors cached on a layer's first call must not be inference tensors: made under
+    `torch.inference_mode()`, autograd cannot save them, and every later training forward raised."""
+    for cache in (fused._gate_rows, fused._full_plan, compiled._full_rows):
+        cache.cache_clear()  # as in a fresh process, whose first call is the inference one
+    torch.manual_seed(0)
+    layer = FusedRecurrentLayer(cell, 3, 4)
+    x = torch.randn(2, 5, 3)
+    with torch.inference_mode():
+        expected = layer(x)
+    outputs, h_n = layer(x)
+    (outputs.sum() + h_n.sum()).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
+    torch.testing.assert_close(outputs, expected[0].clone())
+
+
+# One thread (one block of rows) and 180,000 rows: the block's arrays of row pointers on the stack took
+# 6 x 8 bytes a row, more than the 8 MB stack (SIGSEGV), where nn.* runs.
+LARGE_BATCH = """
+import torch
+from torch import nn
+from rnnlab.kernels.fused import fused_recurrence
+torch.set_num_threads(1)
+torch.manual_seed(0)
+x = torch.randn(180_000, 2, 1, requires_grad=True)
+for cell, module in (("rnn", nn.RNN), ("gru", nn.GRU), ("lstm", nn.LSTM)):
+    module = module(1, 1, batch_first=True)
+    (outputs, _), (expected, _) = fused_recurrence(module, cell, x, None), module(x)
+    torch.testing.assert_close(outputs, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(torch.autograd.grad(outputs.sum(), x)[0], torch.autograd.grad(expected.sum(), x)[0],
+                               atol=1e-5, rtol=1e-5)
+print("ok")
+"""
+
+
+def test_a_batch_larger_than_the_stack_holds_runs() -> None:
+    """In a subprocess, so that a crash fails this test instead of ending pytest."""
+    if compiled.kernels() is None:
+        pytest.skip("no C compiler here: the compiled kernels are not built")
+    done = subprocess.run([sys.executable, "-c", LARGE_BATCH], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", f"exit {done.returncode}: {done.stderr[-2000:]}"
+
+
+@pytest.mark.parametrize("variable", [False, True], ids=["full", "lengths"])
+@pytest.mark.parametrize("cell", list(TORCH_CELLS))
+def test_an_empty_batch_gives_empty_outputs_states_and_gradients(cell: str, variable: bool, loops: str) -> None:
+    """B = 0 (the tail of a filtered batch, say) returns what nn.* returns: empty outputs and final states of the
+    right shapes, an empty input gradient and zero weight gradients."""
+    module = TORCH_CELLS[cell](3, 4, batch_first=True, bidirectional=True)
+    x = torch.randn(0, 5, 3, requires_grad=True)
+    lengths = torch.zeros(0, dtype=torch.long) if variable else None
+    initial = tuple(torch.zeros(2, 0, 4, requires_grad=True) for _ in range(1 + (cell == "lstm")))
+    for state in (None, initial if cell == "lstm" else initial[0]):
+        (outputs, finals), (expected, expected_finals) = (
+            fused_with_state(module, x, lengths, state), torch_with_state(module, x, None, state))
+        assert outputs.shape == expected.shape == (0, 5, 8)
+        assert [f.shape for f in finals] == [f.shape for f in expected_finals] == [(2, 0, 4)] * len(initial)
+        wanted = [x, *module.parameters(), *(initial if state is not None else ())]
+        loss = outputs.sum() + sum(f.sum() for f in finals)
+        for got, want in zip(torch.autograd.grad(loss, wanted), wanted, strict=True):
+            assert got.shape == want.shape and not got.any()

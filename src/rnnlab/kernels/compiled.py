@@ -6,10 +6,18 @@ loop in one call, split over torch's OpenMP threads, reading and writing time-ma
 (the rows of one step side by side in memory). The layer's outputs are handed back as a batch-first view
 of them, so a stacked layer reads its input without a copy.
 
-It is compiled with the system's C compiler (`$CC`, else `cc`) on first use, for this CPU
-(`-march=native`), into `$RNNLAB_KERNEL_DIR` (default `~/.cache/rnnlab/kernels`), keyed by source,
-compiler flags and CPU, so a home folder shared by different machines holds one build per CPU type.
-Without a compiler the Python loops run instead (same results, slower), said once in the log.
+It is compiled with the system's C compiler (`$CC`, split as a shell would: `ccache gcc` works; else `cc`)
+on first use, for this CPU (`-march=native`), into `$RNNLAB_KERNEL_DIR` (unset or empty: `~/.cache/rnnlab/kernels`),
+keyed by source, compiler command, flags and CPU, so a home folder shared by different machines holds one
+build per CPU type. Built on first use rather than at install time because `-march=native` must describe
+the CPU that runs it (an install on a shared home or a wheel would carry another machine's instructions),
+and an editable install would not rebuild after the C file changes; the key here does.
+
+The cache trusts no file it did not seal: each build ends with a SHA-256 of the library (dlopen ignores
+bytes past the ELF's contents), checked before dlopen, since dlopen of a truncated library dies of SIGBUS.
+A file that fails the check is rebuilt (into a temporary file, then renamed over it: concurrent builders
+each publish a whole file), and so is one the loader refuses. Without a compiler, or if the build fails,
+the Python loops run instead (same results, slower), said once in the log.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import hashlib
 import logging
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -39,8 +48,18 @@ log = logging.getLogger(__name__)
 
 
 def kernel_dir() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rnnlab" / "kernels"
-    return Path(os.environ.get("RNNLAB_KERNEL_DIR", default))
+    """Where builds are kept, absolute (dlopen looks a bare file name up on the library path, not here)."""
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rnnlab" / "kernels"
+    return Path(os.environ.get("RNNLAB_KERNEL_DIR") or default).absolute()
+
+
+def compiler_command() -> list[str] | None:
+    """`$CC` as a shell splits it (a compiler may come with arguments), else `cc` or `gcc` found on PATH."""
+    command = shlex.split(os.environ.get("CC", ""))
+    if command:
+        return command
+    found = shutil.which("cc") or shutil.which("gcc")
+    return [found] if found else None
 
 
 def _cpu_description() -> str:
@@ -56,26 +75,57 @@ def _flag_sets() -> list[list[str]]:
     return [["-O3", *native], ["-O3"]]
 
 
-def _build(compiler: str) -> Path:
-    """The compiled library for this CPU, built now unless a build with the same key exists."""
-    source = SOURCE.read_bytes()
+SEAL = b"rnnlab-kernels-sha256:"  # then the SHA-256 of everything before it, at the end of every build
+
+
+def sealed(path: Path) -> bool:
+    """Whether `path` ends with the seal of its own contents: a whole build of ours, safe to dlopen."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    body, seal = data[: -len(SEAL) - 32], data[-len(SEAL) - 32 :]
+    return seal[: len(SEAL)] == SEAL and hashlib.sha256(body).digest() == seal[len(SEAL) :]
+
+
+def library_path(compiler: list[str], flags: list[str]) -> Path:
+    """Where the build of this source with `compiler` and `flags` for this CPU is kept."""
+    key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), shlex.join(compiler).encode(), " ".join(flags).encode(),
+                                     _cpu_description().encode()])).hexdigest()[:16]
+    return kernel_dir() / f"recurrence-{key}.so"
+
+
+def _build(compiler: list[str], again: bool = False) -> Path:
+    """The compiled library for this CPU, built now unless a sealed build with the same key exists (`again`:
+    built anyway)."""
     errors = []
     for flags in _flag_sets():
-        key = hashlib.sha256(b"\0".join([source, compiler.encode(), " ".join(flags).encode(),
-                                         _cpu_description().encode()])).hexdigest()[:16]
-        target = kernel_dir() / f"recurrence-{key}.so"
-        if target.is_file():
+        target = library_path(compiler, flags)
+        if not again and sealed(target):
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as folder:
             built = Path(folder) / target.name
-            done = subprocess.run([compiler, *flags, "-shared", "-fPIC", "-o", str(built), str(SOURCE)],
+            done = subprocess.run([*compiler, *flags, "-pthread", "-shared", "-fPIC", "-o", str(built), str(SOURCE)],
                                   capture_output=True, text=True)
             if done.returncode == 0:
+                with built.open("ab") as library:
+                    library.write(SEAL + hashlib.sha256(built.read_bytes()).digest())
                 os.replace(built, target)  # atomic: concurrent builders each publish a whole file
                 return target
-            errors.append(f"{compiler} {' '.join(flags)}: {done.stderr.strip()[-300:]}")
+            errors.append(f"{shlex.join(compiler)} {' '.join(flags)}: {done.stderr.strip()[-300:]}")
     raise OSError("; ".join(errors))
+
+
+def _open(path: Path) -> ctypes.CDLL:
+    """The library at `path` with every function of SIGNATURES typed; OSError if it lacks one."""
+    library = ctypes.CDLL(str(path))
+    for name, (restype, argtypes) in SIGNATURES.items():
+        if not hasattr(library, name):
+            raise OSError(f"{path} has no function {name}")
+        function = getattr(library, name)
+        function.restype, function.argtypes = restype, argtypes
+    return library
 
 
 _int, _ptr = ctypes.c_int, ctypes.c_void_p
@@ -91,12 +141,12 @@ def _pass(tensors: int, flag: bool = False) -> tuple[type, list]:
 SIGNATURES: dict[str, tuple[type | None, list]] = {
     "rnnlab_set_openmp": (None, [_ptr] * 3),
     "rnnlab_amx_init": (_int, []),
-    "rnnlab_rnn_forward": _pass(6),
-    "rnnlab_rnn_backward": _pass(6, flag=True),
-    "rnnlab_gru_forward": _pass(8),
-    "rnnlab_gru_backward": _pass(8, flag=True),
-    "rnnlab_lstm_forward": _pass(8),
-    "rnnlab_lstm_backward": _pass(8, flag=True),
+    "rnnlab_rnn_forward": _pass(7),
+    "rnnlab_rnn_backward": _pass(7, flag=True),
+    "rnnlab_gru_forward": _pass(9),
+    "rnnlab_gru_backward": _pass(9, flag=True),
+    "rnnlab_lstm_forward": _pass(10),
+    "rnnlab_lstm_backward": _pass(11, flag=True),
     "rnnlab_embedding_backward": (None, [_int, _int, _ptr, ctypes.c_int64, _ptr, _int, _ptr, _int]),
 }
 
@@ -104,18 +154,19 @@ SIGNATURES: dict[str, tuple[type | None, list]] = {
 @lru_cache(maxsize=1)
 def kernels() -> ctypes.CDLL | None:
     """The loaded library with torch's OpenMP runtime handed over, or None (reason logged once)."""
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    compiler = compiler_command()
     try:
         if compiler is None:
             raise OSError("no C compiler found (set $CC or install gcc/clang)")
-        library = ctypes.CDLL(str(_build(compiler)))
+        path = _build(compiler)
+        try:
+            library = _open(path)
+        except OSError:  # a sealed build the loader refuses (another machine's C library, say): built again
+            library = _open(_build(compiler, again=True))
     except OSError as e:
         log.warning("compiled recurrence kernels unavailable (%s); the fused recurrence runs its Python time "
                     "loop instead (same results, slower)", e)
         return None
-    for name, (restype, argtypes) in SIGNATURES.items():
-        function = getattr(library, name)
-        function.restype, function.argtypes = restype, argtypes
     runtime = openmp_runtime()
     names = ("GOMP_parallel", "omp_get_thread_num", "omp_get_num_threads")
     addresses = [ctypes.cast(getattr(runtime, name), ctypes.c_void_p) for name in names] if runtime else [None] * 3
@@ -207,60 +258,78 @@ def _written(grads: Tensor | None, grads_low: Tensor | None, sums: Tensor) -> tu
     return grads if grads is not None else grads_low, sums.sum(1)
 
 
+def _state(initial: tuple[Tensor, ...], kind: int) -> Tensor | None:
+    """Initial state `kind` (0: h0, 1: c0) [D, B, H], None when not given (zeros)."""
+    return initial[kind] if len(initial) > kind else None
+
+
 def _rnn_forward(gates: Tensor, proj_low: Tensor | None, out: Tensor, out_low: Tensor | None, w_hh: Tensor,
-                 bias: Tensor, b_hh: Tensor, loop: Loop, new: Allocate) -> tuple:
-    _call("rnnlab_rnn_forward", loop, w_hh.shape[-1], gates, proj_low, out, out_low, w_hh, bias)
+                 bias: Tensor, b_hh: Tensor, loop: Loop, new: Allocate, initial: tuple[Tensor, ...]) -> tuple:
+    _call("rnnlab_rnn_forward", loop, w_hh.shape[-1], gates, proj_low, out, out_low, w_hh, bias, _state(initial, 0))
     return ()
 
 
-def _rnn_backward(g: Tensor, fresh: bool, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate):
+def _rnn_backward(g: Tensor, fresh: bool, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate,
+                  dh0: Tensor | None, carry: Tensor | None):
     dpre, dpre_low, sums = _gradient_buffers(out.shape, loop, new)
-    _call("rnnlab_rnn_backward", loop, w_hh.shape[-1], out, g, dpre, dpre_low, sums, w_hh, flag=fresh)
+    _call("rnnlab_rnn_backward", loop, w_hh.shape[-1], out, g, dpre, dpre_low, sums, w_hh, dh0, flag=fresh)
     d, db = _written(dpre, dpre_low, sums)
     return d, d, db, db
 
 
 def _gru_forward(gates: Tensor, proj_low: Tensor | None, out: Tensor, out_low: Tensor | None, w_hh: Tensor,
-                 bias: Tensor, b_hh: Tensor, loop: Loop, new: Allocate) -> tuple:
+                 bias: Tensor, b_hh: Tensor, loop: Loop, new: Allocate, initial: tuple[Tensor, ...]) -> tuple:
     hid = w_hh.shape[-1]
     gh = torch.empty_like(gates)  # read back only at real steps
-    _call("rnnlab_gru_forward", loop, hid, gates, proj_low, gh, out, out_low, w_hh, bias, b_hh[:, :hid].contiguous())
+    _call("rnnlab_gru_forward", loop, hid, gates, proj_low, gh, out, out_low, w_hh, bias, b_hh[:, :hid].contiguous(),
+          _state(initial, 0))
     return (gh,)
 
 
-def _gru_backward(g: Tensor, fresh: bool, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate):
+def _gru_backward(g: Tensor, fresh: bool, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate,
+                  dh0: Tensor | None, carry: Tensor | None):
     (gates, gh) = saved
     hid = w_hh.shape[-1]
     grads, grads_low, sums = _gradient_buffers((*gates.shape[:3], 4 * hid), loop, new)  # [dn_h, dr, dz, dn_i]
-    _call("rnnlab_gru_backward", loop, hid, gates, gh, out, g, grads, grads_low, sums, w_hh, flag=fresh)
+    _call("rnnlab_gru_backward", loop, hid, gates, gh, out, g, grads, grads_low, sums, w_hh, dh0, flag=fresh)
     d, db = _written(grads, grads_low, sums)
     return d[..., hid:], d[..., : 3 * hid], db[:, hid:], db[:, : 3 * hid]
 
 
 def _lstm_forward(gates: Tensor, proj_low: Tensor | None, out: Tensor, out_low: Tensor | None, w_hh: Tensor,
-                  bias: Tensor, b_hh: Tensor, loop: Loop, new: Allocate) -> tuple:
+                  bias: Tensor, b_hh: Tensor, loop: Loop, new: Allocate, initial: tuple[Tensor, ...]) -> tuple:
+    """Saves (cell states [T, B, D, H], their tanh, c0 or None): the cell states first, where c_n is read."""
     cells, tanh_c = torch.empty_like(out), torch.empty_like(out)  # read back only at real steps
-    _call("rnnlab_lstm_forward", loop, w_hh.shape[-1], gates, proj_low, out, out_low, cells, tanh_c, w_hh, bias)
-    return cells, tanh_c
+    c0 = _state(initial, 1)
+    _call("rnnlab_lstm_forward", loop, w_hh.shape[-1], gates, proj_low, out, out_low, cells, tanh_c, w_hh, bias,
+          _state(initial, 0), c0)
+    return cells, tanh_c, c0
 
 
-def _lstm_backward(g: Tensor, fresh: bool, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate):
-    gates, cells, tanh_c = saved
+def _lstm_backward(g: Tensor, fresh: bool, out: Tensor, w_hh: Tensor, saved: tuple, loop: Loop, new: Allocate,
+                   dh0: Tensor | None, carry: Tensor | None):
+    gates, cells, tanh_c, c0 = saved
     grads, grads_low, sums = _gradient_buffers(gates.shape, loop, new)
-    _call("rnnlab_lstm_backward", loop, w_hh.shape[-1], gates, cells, tanh_c, g, grads, grads_low, sums, w_hh,
-          flag=fresh)
+    _call("rnnlab_lstm_backward", loop, w_hh.shape[-1], gates, cells, tanh_c, g, grads, grads_low, sums, w_hh, c0,
+          dh0, carry, flag=fresh)
     d, db = _written(grads, grads_low, sums)
     return d, d, db, db
 
 
+# Per cell: forward(gates, proj_low, out, out_low, w_hh, bias, b_hh, loop, new, initial) -> what backward reads
+# besides the gates; backward(g, fresh, out, w_hh, (gates, *saved), loop, new, dh0, carry) -> (dgi, dgh, db_ih,
+# db_hh), writing dL/dh0 into dh0 (if not None) and, for LSTM, dL/dc0 into carry, which held dL/d(c_n).
 PASSES = {"rnn": (_rnn_forward, _rnn_backward), "gru": (_gru_forward, _gru_backward),
           "lstm": (_lstm_forward, _lstm_backward)}
 
 
-def _last_steps(lens: Tensor, directions: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Index of h_n [D, B] in [T, B, D]: each row's last real step forward, its first step backward."""
+def _state_rows(lens: Tensor, directions: int, last: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """Index of [D, B] states in [T, B, D]: where each row's recurrence ends (`last`: h_n, at its last real step
+    forward and at time 0 backward), or where it starts (the step that reads h0: time 0 forward, the last real
+    step backward)."""
     batch = lens.shape[0]
-    times = torch.stack([lens.long() - 1, torch.zeros(batch, dtype=torch.long)][:directions])
+    ends = [lens.long() - 1, torch.zeros(batch, dtype=torch.long)]
+    times = torch.stack((ends if last else ends[::-1])[:directions])
     return times, torch.arange(batch)[None], torch.arange(directions)[:, None]
 
 
@@ -315,22 +384,24 @@ def _products_dtype() -> torch.dtype:
 
 
 class NativeRecurrence(torch.autograd.Function):
-    """x [B, T, I] with weights stacked over directions [D, G, *] -> (outputs [B, T, D * H], h_n [D, B, H]).
+    """x [B, T, I] with weights stacked over directions [D, G, *] and initial states [D, B, H] (h0, then c0 for
+    LSTM; none: zeros) -> (outputs [B, T, D * H], h_n [D, B, H], and c_n [D, B, H] for LSTM).
 
     The outputs are a batch-first view of time-major memory [T, B, D * H], as the kernels write them."""
 
     @staticmethod
     def forward(ctx, x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, lengths: Tensor | None,
-                cell_name: str):
+                cell_name: str, *initial: Tensor):
         products = _products_dtype()
         ctx.set_materialize_grads(False)  # an unused output's gradient stays None, not a tensor of zeros
         with torch.autocast("cpu", enabled=False):
             inputs = (t.float() for t in (x, w_ih, w_hh, b_ih, b_hh))
-            return NativeRecurrence._forward(ctx, *inputs, lengths, cell_name, products)
+            states = tuple(t.float().contiguous() for t in initial)
+            return NativeRecurrence._forward(ctx, *inputs, lengths, cell_name, products, states)
 
     @staticmethod
     def _forward(ctx, x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, lengths: Tensor | None,
-                 cell_name: str, products: torch.dtype):
+                 cell_name: str, products: torch.dtype, initial: tuple[Tensor, ...]):
         batch, steps, inputs = x.shape
         directions, gates_size, hidden = w_hh.shape
         lens, order, full = _rows(lengths, batch, steps)
@@ -348,22 +419,23 @@ class NativeRecurrence(torch.autograd.Function):
         # the outputs in bf16 too, written by the kernels, for the recurrent weight gradient's bf16 product
         out_low = None if products == torch.float32 else new(steps, batch, directions, hidden, dtype=products)
         w_hh = w_hh.contiguous()
-        saved = PASSES[cell_name][0](gates, proj_low, out, out_low, w_hh, bias, b_hh, loop, new)
-        last = _last_steps(lens, directions)
-        ctx.save_for_backward(x_low, w_ih, w_hh, out)
+        saved = PASSES[cell_name][0](gates, proj_low, out, out_low, w_hh, bias, b_hh, loop, new, initial)
+        last = _state_rows(lens, directions, last=True)
+        ctx.save_for_backward(x_low, w_ih, w_hh, out, *initial)
         ctx.loop, ctx.full, ctx.last, ctx.cell, ctx.saved = loop, full, last, cell_name, (gates, *saved)
         ctx.out_products = out if out_low is None else out_low  # the outputs in the products' dtype
-        return out.view(steps, batch, directions * hidden).transpose(0, 1), out[last]
+        finals = (out[last], saved[0][last]) if cell_name == "lstm" else (out[last],)  # h_n (and c_n)
+        return out.view(steps, batch, directions * hidden).transpose(0, 1), *finals
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, d_outputs: Tensor, d_h_n: Tensor):
+    def backward(ctx, d_outputs: Tensor | None, d_h_n: Tensor | None, d_c_n: Tensor | None = None):
         with torch.autocast("cpu", enabled=False):
-            return NativeRecurrence._backward(ctx, d_outputs, d_h_n)
+            return NativeRecurrence._backward(ctx, d_outputs, d_h_n, d_c_n)
 
     @staticmethod
-    def _backward(ctx, d_outputs: Tensor | None, d_h_n: Tensor | None):
-        x_low, w_ih, w_hh, out = ctx.saved_tensors
+    def _backward(ctx, d_outputs: Tensor | None, d_h_n: Tensor | None, d_c_n: Tensor | None):
+        x_low, w_ih, w_hh, out, *initial = ctx.saved_tensors
         steps, batch, directions, hidden = out.shape
         gates_size, inputs = w_hh.shape[1], x_low.shape[1]
         # fresh: only h_n has a gradient (a classifier's last state): g then holds it at each row's last step
@@ -371,12 +443,18 @@ class NativeRecurrence(torch.autograd.Function):
         fresh = d_outputs is None and d_h_n is not None
         g = torch.zeros_like(out) if d_outputs is None and not fresh else torch.empty_like(out)
         if d_outputs is not None:
-            g.view(steps, batch, -1).copy_(d_outputs.transpose(0, 1))
+            g.view(steps, batch, directions * hidden).copy_(d_outputs.transpose(0, 1))
         if d_h_n is not None:
             g.index_put_(ctx.last, d_h_n.float(), accumulate=not fresh)
         new = torch.empty if ctx.full else torch.zeros
+        wants = ctx.needs_input_grad[7:]  # of h0 (and c0)
+        dh0 = torch.zeros(directions, batch, hidden) if initial and wants[0] else None
+        carry = None  # LSTM: dL/dc, from c_n's gradient back to c0's
+        if ctx.cell == "lstm":
+            carry = (torch.zeros(directions, batch, hidden) if d_c_n is None
+                     else d_c_n.to(torch.float32, memory_format=torch.contiguous_format, copy=True))
         # gate gradients in the products' dtype (the kernels write bf16 ones directly), bias gradients in fp32
-        dgi, dgh, db_ih, db_hh = PASSES[ctx.cell][1](g, fresh, out, w_hh, ctx.saved, ctx.loop, new)
+        dgi, dgh, db_ih, db_hh = PASSES[ctx.cell][1](g, fresh, out, w_hh, ctx.saved, ctx.loop, new, dh0, carry)
         d_proj = dgi.reshape(steps * batch, directions * gates_size)
         dtype = ctx.loop.products  # .to(dtype) and .float() are no-ops in fp32
         dx = dw_ih = dw_hh = None
@@ -387,4 +465,8 @@ class NativeRecurrence(torch.autograd.Function):
         if ctx.needs_input_grad[2]:
             dw_hh = torch.stack([_recurrent_weight_grad(dgh[:, :, d], ctx.out_products[:, :, d], d)
                                  for d in range(directions)])
-        return dx, dw_ih, dw_hh, db_ih, db_hh, None, None
+            if initial:  # the first steps' products with h0: [D, G, B] x [D, B, H]
+                first = dgh[_state_rows(ctx.loop.lengths, directions, last=False)]
+                dw_hh += torch.bmm(first.transpose(1, 2).float(), initial[0])
+        d_initial = (dh0, carry if len(wants) > 1 and wants[1] else None)[: len(initial)]
+        return dx, dw_ih, dw_hh, db_ih, db_hh, None, None, *d_initial

@@ -3,13 +3,17 @@
 Every buffer is time-major, `[T(+1), D, B, X]`: step t is one `[D, B, X]` block, so the D directions advance
 together through one batched matmul per step. Rows are sorted longest first, so at step t only the first
 `counts[t]` rows are active and each per-step tensor is a leading slice (padded steps cost nothing and keep
-zero gradients). `states[t + 1]` is the hidden state after step t; `states[0]` is the zero initial state.
+zero gradients). `states[t + 1]` is the hidden state after step t; `states[0]` is the initial state, h0 in
+the buffers' row order or zeros (LSTM: the same for the cell states, from c0).
 
 A step is one small matmul and a few in-place element-wise ops. The backward loop only propagates dh (and
 dc); the factors it needs are computed for all steps at once beforehand, and the weight gradients are
-batched over all steps by the caller. `backward(g, ...)` takes `g = dL/d(states)` from the outputs and h_n
-(read only at active positions, updated in place) and returns the gradients of the input-side and
-hidden-side pre-activations `(dgi, dgh)`, each `[T, D, B, G]` in the cell's gate order.
+batched over all steps by the caller. `forward(gi, w_hh, b_hh, counts, initial)` returns the state buffers
+(`(states,)`, LSTM `(states, cells)`) and what backward reads. `backward(g, ...)` takes one gradient buffer
+per state buffer, `dL/d(states)` (LSTM: and `dL/d(cells)`) from the outputs and the final states (read only
+at active positions, updated in place; `[0]` receives the initial states' gradients) and returns the
+gradients of the input-side and hidden-side pre-activations `(dgi, dgh)`, each `[T, D, B, G]` in the cell's
+gate order.
 """
 
 from __future__ import annotations
@@ -37,9 +41,10 @@ def _new_buffer(like: Tensor, counts: list[int], *shape: int) -> Tensor:
     return like.new_empty(*shape) if full else like.new_zeros(*shape)
 
 
-def _new_states(like: Tensor, counts: list[int], hidden: int) -> Tensor:
+def _new_states(like: Tensor, counts: list[int], hidden: int, initial: tuple[Tensor, ...], kind: int) -> Tensor:
+    """A state buffer `[T + 1, D, B, hidden]` starting from initial state `kind` (0: h, 1: c), else from zeros."""
     states = _new_buffer(like, counts, like.shape[0] + 1, *like.shape[1:3], hidden)
-    states[0] = 0
+    states[0] = initial[kind] if len(initial) > kind else 0
     return states
 
 
@@ -47,6 +52,7 @@ class RNNCell:
     """h' = tanh(W_ih x + b_ih + W_hh h + b_hh); both biases are folded into the input projection."""
 
     gates = 1
+    state_count = 1  # kinds of state per step: h (LSTM: and c)
     order = (0,)  # cell gate order, as indices of torch's gate chunks, for W_ih and for W_hh
     hidden_order = (0,)
 
@@ -54,15 +60,17 @@ class RNNCell:
         """The biases added once to the input projection of all steps."""
         return b_ih + b_hh
 
-    def forward(self, gi: Tensor, w_hh: Tensor, b_hh: Tensor, counts: list[int]) -> tuple[Tensor, tuple]:
-        states = _new_states(gi, counts, w_hh.shape[-1])
+    def forward(self, gi: Tensor, w_hh: Tensor, b_hh: Tensor, counts: list[int],
+                initial: tuple[Tensor, ...] = ()) -> tuple[tuple[Tensor, ...], tuple]:
+        states = _new_states(gi, counts, w_hh.shape[-1], initial, 0)
         w_t = w_hh.transpose(1, 2).contiguous()
         for pre, h_prev, h in zip(*(step_views(t, counts) for t in (gi, states, states[1:]))):
             torch.tanh(pre.baddbmm_(h_prev, w_t), out=h)
-        return states, (states,)
+        return (states,), (states,)
 
-    def backward(self, g: Tensor, w_hh: Tensor, saved: tuple, counts: list[int]) -> tuple[Tensor, Tensor]:
-        (states,) = saved
+    def backward(self, grads: tuple[Tensor, ...], w_hh: Tensor, saved: tuple,
+                 counts: list[int]) -> tuple[Tensor, Tensor]:
+        (g,), (states,) = grads, saved
         slope = torch.addcmul(states.new_ones(()), states[1:], states[1:], value=-1)  # 1 - h^2
         dpre = _new_buffer(slope, counts, *slope.shape)
         steps = zip(*(step_views(t, counts) for t in (slope, g[1:], g, dpre)))
@@ -78,6 +86,7 @@ class GRUCell:
     """
 
     gates = 3
+    state_count = 1
     order = (0, 1, 2)
     hidden_order = (2, 0, 1)
 
@@ -86,9 +95,10 @@ class GRUCell:
         hid = b_hh.shape[-1] // 3
         return b_ih + torch.cat([b_hh[:, hid:], torch.zeros_like(b_hh[:, :hid])], dim=-1)
 
-    def forward(self, gi: Tensor, w_hh: Tensor, b_hh: Tensor, counts: list[int]) -> tuple[Tensor, tuple]:
+    def forward(self, gi: Tensor, w_hh: Tensor, b_hh: Tensor, counts: list[int],
+                initial: tuple[Tensor, ...] = ()) -> tuple[tuple[Tensor, ...], tuple]:
         hid = w_hh.shape[-1]
-        states = _new_states(gi, counts, hid)
+        states = _new_states(gi, counts, hid, initial, 0)
         gh = _new_buffer(gi, counts, *gi.shape)  # W_hh h (+ b_hn in the n block), order n, r, z
         b_hn = b_hh[:, None, :hid]
         w_t = w_hh.transpose(1, 2).contiguous()
@@ -100,10 +110,11 @@ class GRUCell:
             rz.add_(gh_rz).sigmoid_()
             n.addcmul_(r, gh_n).tanh_()
             torch.lerp(n, h_prev, z, out=h)  # (1 - z) n + z h
-        return states, (gi, gh, states)
+        return (states,), (gi, gh, states)
 
-    def backward(self, g: Tensor, w_hh: Tensor, saved: tuple, counts: list[int]) -> tuple[Tensor, Tensor]:
-        gates, gh, states = saved
+    def backward(self, grads: tuple[Tensor, ...], w_hh: Tensor, saved: tuple,
+                 counts: list[int]) -> tuple[Tensor, Tensor]:
+        (g,), (gates, gh, states) = grads, saved
         r, z, n = gates.chunk(3, dim=-1)
         hid = r.shape[-1]
         # per unit dh: coef = d(pre-activations) [n hidden side, r, z, n input side]
@@ -128,14 +139,16 @@ class LSTMCell:
     """nn.LSTM maths with the gates used in the order o, i, f, g (the three sigmoids in one block)."""
 
     gates = 4
+    state_count = 2
     order = (3, 0, 1, 2)
     hidden_order = order
     input_bias = RNNCell.input_bias
 
-    def forward(self, gi: Tensor, w_hh: Tensor, b_hh: Tensor, counts: list[int]) -> tuple[Tensor, tuple]:
+    def forward(self, gi: Tensor, w_hh: Tensor, b_hh: Tensor, counts: list[int],
+                initial: tuple[Tensor, ...] = ()) -> tuple[tuple[Tensor, ...], tuple]:
         hid = w_hh.shape[-1]
-        states = _new_states(gi, counts, hid)
-        cells = _new_states(gi, counts, hid)
+        states = _new_states(gi, counts, hid, initial, 0)
+        cells = _new_states(gi, counts, hid, initial, 1)
         tanh_c = _new_buffer(gi, counts, *states[1:].shape)
         o, i, f, g = gi.chunk(4, dim=-1)
         w_t = w_hh.transpose(1, 2).contiguous()
@@ -146,10 +159,11 @@ class LSTMCell:
             g_t.tanh_()
             torch.mul(f_t, c_prev, out=c).addcmul_(i_t, g_t)
             torch.mul(o_t, torch.tanh(c, out=tc), out=h)
-        return states, (gi, cells, tanh_c)
+        return (states, cells), (gi, cells, tanh_c)
 
-    def backward(self, g: Tensor, w_hh: Tensor, saved: tuple, counts: list[int]) -> tuple[Tensor, Tensor]:
-        gates, cells, tanh_c = saved
+    def backward(self, grads: tuple[Tensor, ...], w_hh: Tensor, saved: tuple,
+                 counts: list[int]) -> tuple[Tensor, Tensor]:
+        (g, dc), (gates, cells, tanh_c) = grads, saved
         o, i, f, gg = gates.chunk(4, dim=-1)
         hid = o.shape[-1]
         one = gates.new_ones(())
@@ -162,7 +176,7 @@ class LSTMCell:
         torch.mul(cells[:-1], f, out=c_f).addcmul_(c_f, f, value=-1)  # c_prev f (1 - f)
         torch.addcmul(one, gg, gg, value=-1, out=c_g).mul_(i)  # i (1 - g^2)
         dgates = _new_buffer(gates, counts, *gates.shape)
-        dc = torch.zeros_like(cells)  # dc[t + 1] = dL/dc_t, seeded with the carry from step t + 1
+        # dc[t + 1] = dL/dc_t: c_n's gradient from the caller, plus the carry from step t + 1
         dgates_ifg = dgates[..., hid:].unflatten(-1, (3, hid))
         tensors = (dc[1:], g[1:], dc_coef, dgates[..., :hid], do_coef, ifg_coef, dc[1:].unsqueeze(3), dgates_ifg)
         tensors += (dc, f, g, dgates)

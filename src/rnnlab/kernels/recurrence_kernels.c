@@ -22,6 +22,7 @@
  * tanh is a rational approximation and sigmoid(x) = (1 + tanh(x / 2)) / 2, within a few 1e-7 (the tests
  * hold outputs and gradients to nn.RNN/GRU/LSTM within 1e-5).
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,17 +144,71 @@ static void matmul(int rows, int k, int n, const float *const *a, const float *m
     }
 }
 
+/* ---- each thread's scratch memory ----
+ *
+ * The row pointers of a block's steps, the bf16 backward's step gradients and the AMX operands: kept for the
+ * thread's life (every pass reuses them, growing them if needed) and freed by a thread-exit destructor. As
+ * plain __thread buffers they leaked 0.2-0.4 MB per thread (a server that starts a thread per request grew
+ * by 66 MB over 300 of them); the row pointers, as arrays on the stack, overflowed its 8 MB past ~170k rows
+ * a block. */
+enum { ROWS, STEP_GRADS, AMX_A, AMX_C, BUFFERS };
+typedef struct {
+    void *p[BUFFERS];
+    size_t size[BUFFERS];
+} scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_key_made;
+
+static void free_scratch(void *arg) {
+    scratch *t = arg;
+    for (int i = 0; i < BUFFERS; i++) free(t->p[i]);
+    free(t);
+}
+static void make_scratch_key(void) { scratch_key_made = pthread_key_create(&scratch_key, free_scratch) == 0; }
+
+/* The calling thread's scratch, or NULL if memory ran out. */
+static scratch *thread_scratch(void) {
+    pthread_once(&scratch_once, make_scratch_key);
+    if (!scratch_key_made) return NULL;
+    scratch *t = pthread_getspecific(scratch_key);
+    if (!t && (t = calloc(1, sizeof *t)) && pthread_setspecific(scratch_key, t)) {
+        free(t);
+        t = NULL;
+    }
+    return t;
+}
+
+/* p, or a 64-byte aligned buffer in its place when `need` bytes exceed its *size (the contents are not kept). */
+static void *grow_buffer(void *p, size_t *size, size_t need) {
+    if (need <= *size) return p;
+    free(p);
+    need = (need + 63) / 64 * 64; /* aligned_alloc wants a multiple of the alignment */
+    p = aligned_alloc(64, need);
+    *size = p ? need : 0;
+    return p;
+}
+
+/* Scratch buffer `which` of at least `need` bytes: 0, or -1 if memory ran out. */
+static int reserve(scratch *t, int which, size_t need) {
+    t->p[which] = grow_buffer(t->p[which], &t->size[which], need);
+    return t->p[which] || !need ? 0 : -1;
+}
+
 typedef struct job job;
 struct job {
     int batch, steps, directions, hidden, gate_size; /* gate_size = gates * hidden */
     const int *lengths, *order; /* real steps per row; rows by length, longest first */
     float *gates, *gh, *out, *cells, *tanh_c; /* forward buffers (and what backward reads) */
     float *g, *grads, *carry;                 /* backward buffers; carry: LSTM dL/dc per (direction, row) */
+    const float *h0, *c0;                     /* forward: [D, B, H] initial states, or NULL for zeros */
+    float *dh0;                               /* backward: [D, B, H] zeros that receive dL/dh0, or NULL */
     int fresh;                                /* backward: g holds only the last states' gradients (the outputs
                                                  got none), so a step writes dL/dh_prev instead of adding to it */
     const float *bias;                        /* forward: [D, gate_size] input-side biases, added every step */
     const float *b_hn;                        /* GRU: [D, H] bias of the n gate's hidden side */
-    const float *zeros;                       /* H zeros: the state before the first step */
+    const float *zeros;                       /* H zeros: the state before the first step without h0 / c0 */
     float *m;                                 /* per direction [k, ldm]: W_hh^T forward, W_hh backward */
     int k, n, ldm;
     const uint16_t *proj_low;                 /* forward: bf16 input projections, widened into gates per step */
@@ -164,7 +219,7 @@ struct job {
     uint16_t *m_low;                          /* per direction [kp / 2, np, 2]: m packed for AMX */
     int kp, np, failed;
     int blocks, items, serial;
-    void (*body)(const job *, int d, int p0, int p1);
+    void (*body)(const job *, scratch *, int d, int p0, int p1);
 };
 
 /* Buffers are time-major [T, B, D, width], so the rows of one step lie together (batch-major rows lie a
@@ -196,20 +251,23 @@ static int grow(const job *j, int n, int p0, int p1, int s) {
     return n;
 }
 
+/* rows[i] = the row before step s of sorted position p0 + i: at step s - 1 in `buffer`, or at step 0 in
+ * `initial` ([D, B, width]). 0 where there is none (step 0 without initial rows: the state is zero). */
+static int previous_rows(const job *j, float *buffer, const float *initial, int width, int d, int s, int p0, int n,
+                         float **rows) {
+    if (s > 0) {
+        rows_at(j, buffer, width, d, s - 1, p0, n, rows);
+        return 1;
+    }
+    if (!initial) return 0;
+    for (int i = 0; i < n; i++) rows[i] = (float *)initial + ((size_t)d * j->batch + j->order[p0 + i]) * width;
+    return 1;
+}
+
 /* One vector's worth of columns [c, c + w) of a row: full loads when w == LANES. */
 #define LD(p) (w == LANES ? load(p) : load_n(p, w))
 #define ST(p, v) (w == LANES ? store(p, v) : store_n(p, v, w))
 #define COLUMNS(hid) for (int c = 0, w = (hid) < LANES ? (hid) : LANES; c < (hid); c += LANES, w = (hid) - c < LANES ? (hid) - c : LANES)
-
-/* p, or a 64-byte aligned buffer in its place when `need` bytes exceed its *size (the contents are not kept). */
-static void *grow_buffer(void *p, size_t *size, size_t need) {
-    if (need <= *size) return p;
-    free(p);
-    need = (need + 63) / 64 * 64; /* aligned_alloc wants a multiple of the alignment */
-    p = aligned_alloc(64, need);
-    *size = p ? need : 0;
-    return p;
-}
 
 /* bf16 <-> fp32 for w <= LANES values: widening is exact; narrowing rounds to nearest even, NaN stays NaN. */
 static inline vf widen_v(const uint16_t *p, int w) {
@@ -246,11 +304,9 @@ static void narrow_outputs(const job *j, int d, int s, int p0, int n, float *con
 
 /* Backward: where this step's gate gradients go: their rows of `grads`, or with grads_low this thread's
  * scratch rows (read back only within the step), narrowed into grads_low by sum_rows. */
-static __thread float *step_grads; /* kept for the thread's life, as the AMX buffers below */
-static __thread size_t step_grads_size;
-static void grad_rows(const job *j, int width, int d, int s, int p0, int n, float **rows) {
+static void grad_rows(const job *j, scratch *t, int width, int d, int s, int p0, int n, float **rows) {
     if (!j->grads_low) rows_at(j, j->grads, width, d, s, p0, n, rows);
-    else for (int i = 0; i < n; i++) rows[i] = step_grads + (size_t)i * width;
+    else for (int i = 0; i < n; i++) rows[i] = (float *)t->p[STEP_GRADS] + (size_t)i * width;
 }
 
 /* Backward, after a step's gate gradients: add them to their rows' sums (the bias gradients, summed over
@@ -304,14 +360,12 @@ typedef struct {
     uint8_t rows[16];
 } tile_config;
 
-/* Each pool thread's buffers, kept for the thread's life (every pass reuses them, growing them if needed). */
-static __thread uint16_t *amx_a; /* rounded rows [rows, kp] */
-static __thread float *amx_c;    /* and their products [rows, np] */
-static __thread size_t amx_a_size, amx_c_size;
-
-/* out[i][:n] (+)= sum_k a[i][k] W[k, :n] for i < rows, with a and W rounded to bf16, on AMX tiles. */
-AMX_TARGET static void matmul_amx(int rows, int k, int n, const float *const *a, const uint16_t *m, int kp, int np,
-                                  float *const *out, int accumulate) {
+/* out[i][:n] (+)= sum_k a[i][k] W[k, :n] for i < rows, with a and W rounded to bf16, on AMX tiles; the
+ * thread's scratch holds the rounded rows [rows, kp] (AMX_A) and their products [rows, np] (AMX_C). */
+AMX_TARGET static void matmul_amx(scratch *t, int rows, int k, int n, const float *const *a, const uint16_t *m, int kp,
+                                  int np, float *const *out, int accumulate) {
+    uint16_t *amx_a = t->p[AMX_A];
+    float *amx_c = t->p[AMX_C];
     int rp = pad(rows);
     for (int i = 0; i < rp; i++) {
         uint16_t *dst = amx_a + (size_t)i * kp;
@@ -371,80 +425,80 @@ AMX_TARGET static void amx_start(void) {
 AMX_TARGET static void amx_stop(void) { _tile_release(); }
 
 /* This thread's buffers for products of up to `rows` rows: 0, or -1 if memory ran out. */
-static int amx_buffers(int rows, int kp, int np) {
-    amx_a = grow_buffer(amx_a, &amx_a_size, (size_t)pad(rows) * kp * sizeof(uint16_t));
-    amx_c = grow_buffer(amx_c, &amx_c_size, (size_t)pad(rows) * np * sizeof(float));
-    return amx_a && amx_c ? 0 : -1;
+static int amx_buffers(scratch *t, int rows, int kp, int np) {
+    if (reserve(t, AMX_A, (size_t)pad(rows) * kp * sizeof(uint16_t))) return -1;
+    return reserve(t, AMX_C, (size_t)pad(rows) * np * sizeof(float));
 }
 #else /* never called: rnnlab_amx_init says no, and the caller then asks for fp32 products */
 int rnnlab_amx_init(void) { return 0; }
-static void matmul_amx(int rows, int k, int n, const float *const *a, const uint16_t *m, int kp, int np,
+static void matmul_amx(scratch *t, int rows, int k, int n, const float *const *a, const uint16_t *m, int kp, int np,
                        float *const *out, int accumulate) {}
-static int amx_buffers(int rows, int kp, int np) { return -1; }
+static int amx_buffers(scratch *t, int rows, int kp, int np) { return -1; }
 static void amx_start(void) {}
 static void amx_stop(void) {}
 #endif
 
 /* out rows (+)= a rows x this direction's m: the per-step product, in fp32, or in bf16 on AMX (j->low). */
-static void product(const job *j, int d, int rows, float *const *a, float *const *out, int accumulate) {
+static void product(const job *j, scratch *t, int d, int rows, float *const *a, float *const *out, int accumulate) {
     if (j->low)
-        matmul_amx(rows, j->k, j->n, (const float *const *)a, j->m_low + (size_t)d * j->kp * j->np, j->kp, j->np,
+        matmul_amx(t, rows, j->k, j->n, (const float *const *)a, j->m_low + (size_t)d * j->kp * j->np, j->kp, j->np,
                    out, accumulate);
     else
         matmul(rows, j->k, j->n, (const float *const *)a, weights(j, d), j->ldm, out, accumulate);
 }
 
-static void rnn_forward(const job *j, int d, int p0, int p1) {
+/* Array `index` < ROW_ARRAYS of the block's row pointers (p1 - p0 of them) in the thread's scratch. */
+#define ROW_ARRAYS 6 /* the most a body uses */
+static float **row_arrays(scratch *t, int p0, int p1, int index) {
+    return (float **)t->p[ROWS] + (size_t)index * (p1 - p0);
+}
+
+static void rnn_forward(const job *j, scratch *t, int d, int p0, int p1) {
     int hid = j->hidden, n = p1 - p0;
     const float *bias = j->bias + (size_t)d * hid;
-    float *pre[p1 - p0], *h[p1 - p0], *h_prev[p1 - p0];
+    float **pre = row_arrays(t, p0, p1, 0), **h = row_arrays(t, p0, p1, 1), **h_prev = row_arrays(t, p0, p1, 2);
     for (int s = 0; s < j->steps && (n = shrink(j, n, p0, s)) > 0; s++) {
         rows_at(j, j->gates, hid, d, s, p0, n, pre);
         if (j->proj_low) widen_rows(j, d, s, p0, n, pre);
         rows_at(j, j->out, hid, d, s, p0, n, h);
-        if (s > 0) {
-            rows_at(j, j->out, hid, d, s - 1, p0, n, h_prev);
-            product(j, d, n, h_prev, pre, 1);
-        }
+        if (previous_rows(j, j->out, j->h0, hid, d, s, p0, n, h_prev)) product(j, t, d, n, h_prev, pre, 1);
         for (int i = 0; i < n; i++) COLUMNS(hid) ST(h[i] + c, tanh_v(LD(pre[i] + c) + LD(bias + c)));
         narrow_outputs(j, d, s, p0, n, h);
     }
 }
 
-static void rnn_backward(const job *j, int d, int p0, int p1) {
+static void rnn_backward(const job *j, scratch *t, int d, int p0, int p1) {
     int hid = j->hidden, n = 0;
-    float *dh[p1 - p0], *h[p1 - p0], *dpre[p1 - p0], *dh_prev[p1 - p0];
+    float **dh = row_arrays(t, p0, p1, 0), **h = row_arrays(t, p0, p1, 1), **dpre = row_arrays(t, p0, p1, 2);
+    float **dh_prev = row_arrays(t, p0, p1, 3);
     for (int s = j->steps - 1; s >= 0; s--) {
         if ((n = grow(j, n, p0, p1, s)) == 0) continue;
         rows_at(j, j->g, hid, d, s, p0, n, dh);
         rows_at(j, j->out, hid, d, s, p0, n, h);
-        grad_rows(j, hid, d, s, p0, n, dpre);
+        grad_rows(j, t, hid, d, s, p0, n, dpre);
         for (int i = 0; i < n; i++) COLUMNS(hid) {
             vf hv = LD(h[i] + c);
             ST(dpre[i] + c, LD(dh[i] + c) * (1.0f - hv * hv));
         }
         sum_rows(j, hid, d, s, p0, n, dpre);
-        if (s > 0) {
-            rows_at(j, j->g, hid, d, s - 1, p0, n, dh_prev);
-            product(j, d, n, dpre, dh_prev, !j->fresh);
-        }
+        if (previous_rows(j, j->g, j->dh0, hid, d, s, p0, n, dh_prev)) product(j, t, d, n, dpre, dh_prev, !j->fresh);
     }
 }
 
 /* GRU: gates row [r z n] (input side pre-activations, overwritten by the activations); gh row [n r z]
  * (W_hh h, plus b_hn in the n block); grads row [dn_h dr dz dn_i]. */
-static void gru_forward(const job *j, int d, int p0, int p1) {
+static void gru_forward(const job *j, scratch *t, int d, int p0, int p1) {
     int hid = j->hidden, g3 = 3 * hid, n = p1 - p0;
     const float *b_hn = j->b_hn + (size_t)d * hid, *bias = j->bias + (size_t)d * g3;
-    float *gate[p1 - p0], *gh[p1 - p0], *h[p1 - p0], *h_prev[p1 - p0];
+    float **gate = row_arrays(t, p0, p1, 0), **gh = row_arrays(t, p0, p1, 1), **h = row_arrays(t, p0, p1, 2);
+    float **h_prev = row_arrays(t, p0, p1, 3);
     for (int s = 0; s < j->steps && (n = shrink(j, n, p0, s)) > 0; s++) {
         rows_at(j, j->gates, g3, d, s, p0, n, gate);
         if (j->proj_low) widen_rows(j, d, s, p0, n, gate);
         rows_at(j, j->gh, g3, d, s, p0, n, gh);
         rows_at(j, j->out, hid, d, s, p0, n, h);
-        if (s > 0) {
-            rows_at(j, j->out, hid, d, s - 1, p0, n, h_prev);
-            product(j, d, n, h_prev, gh, 0);
+        if (previous_rows(j, j->out, j->h0, hid, d, s, p0, n, h_prev)) {
+            product(j, t, d, n, h_prev, gh, 0);
         } else {
             for (int i = 0; i < n; i++) {
                 memset(gh[i], 0, (size_t)g3 * sizeof(float));
@@ -467,17 +521,18 @@ static void gru_forward(const job *j, int d, int p0, int p1) {
     }
 }
 
-static void gru_backward(const job *j, int d, int p0, int p1) {
+static void gru_backward(const job *j, scratch *t, int d, int p0, int p1) {
     int hid = j->hidden, g3 = 3 * hid, g4 = 4 * hid, n = 0;
-    float *gate[p1 - p0], *gh[p1 - p0], *h[p1 - p0], *dh[p1 - p0], *grad[p1 - p0], *dh_prev[p1 - p0];
+    float **gate = row_arrays(t, p0, p1, 0), **gh = row_arrays(t, p0, p1, 1), **h = row_arrays(t, p0, p1, 2);
+    float **dh = row_arrays(t, p0, p1, 3), **grad = row_arrays(t, p0, p1, 4), **dh_prev = row_arrays(t, p0, p1, 5);
     for (int s = j->steps - 1; s >= 0; s--) {
         if ((n = grow(j, n, p0, p1, s)) == 0) continue;
         rows_at(j, j->gates, g3, d, s, p0, n, gate);
         rows_at(j, j->gh, g3, d, s, p0, n, gh);
         rows_at(j, j->out, hid, d, s, p0, n, h);
         rows_at(j, j->g, hid, d, s, p0, n, dh);
-        grad_rows(j, g4, d, s, p0, n, grad);
-        if (s > 0) rows_at(j, j->g, hid, d, s - 1, p0, n, dh_prev);
+        grad_rows(j, t, g4, d, s, p0, n, grad);
+        int prev = previous_rows(j, j->g, j->dh0, hid, d, s, p0, n, dh_prev);
         for (int i = 0; i < n; i++) COLUMNS(hid) {
             const float *gi = gate[i];
             float *gr = grad[i];
@@ -488,31 +543,28 @@ static void gru_backward(const job *j, int d, int p0, int p1) {
             ST(gr + hid + c, dn_h * LD(gh[i] + c) * (1.0f - r));
             ST(gr + 2 * hid + c, dhv * (LD(h[i] + c) - nv) * (1.0f - z));
             ST(gr + 3 * hid + c, dn_i);
-            if (s > 0) ST(dh_prev[i] + c, (j->fresh ? splat(0.0f) : LD(dh_prev[i] + c)) + dhv * z);
+            if (prev) ST(dh_prev[i] + c, (j->fresh ? splat(0.0f) : LD(dh_prev[i] + c)) + dhv * z);
         }
         sum_rows(j, g4, d, s, p0, n, grad);
-        if (s > 0) product(j, d, n, grad, dh_prev, 1);
+        if (prev) product(j, t, d, n, grad, dh_prev, 1);
     }
 }
 
 /* LSTM: gates row [o i f g] (pre-activations, overwritten by the activations); grads row likewise. */
-static void lstm_forward(const job *j, int d, int p0, int p1) {
+static void lstm_forward(const job *j, scratch *t, int d, int p0, int p1) {
     int hid = j->hidden, g4 = 4 * hid, n = p1 - p0;
     const float *b = j->bias + (size_t)d * g4;
-    float *gate[p1 - p0], *h[p1 - p0], *h_prev[p1 - p0], *cell[p1 - p0], *c_prev[p1 - p0], *tc[p1 - p0];
+    float **gate = row_arrays(t, p0, p1, 0), **h = row_arrays(t, p0, p1, 1), **h_prev = row_arrays(t, p0, p1, 2);
+    float **cell = row_arrays(t, p0, p1, 3), **c_prev = row_arrays(t, p0, p1, 4), **tc = row_arrays(t, p0, p1, 5);
     for (int s = 0; s < j->steps && (n = shrink(j, n, p0, s)) > 0; s++) {
         rows_at(j, j->gates, g4, d, s, p0, n, gate);
         if (j->proj_low) widen_rows(j, d, s, p0, n, gate);
         rows_at(j, j->out, hid, d, s, p0, n, h);
         rows_at(j, j->cells, hid, d, s, p0, n, cell);
         rows_at(j, j->tanh_c, hid, d, s, p0, n, tc);
-        if (s > 0) {
-            rows_at(j, j->out, hid, d, s - 1, p0, n, h_prev);
-            rows_at(j, j->cells, hid, d, s - 1, p0, n, c_prev);
-            product(j, d, n, h_prev, gate, 1);
-        } else {
+        if (previous_rows(j, j->out, j->h0, hid, d, s, p0, n, h_prev)) product(j, t, d, n, h_prev, gate, 1);
+        if (!previous_rows(j, j->cells, j->c0, hid, d, s, p0, n, c_prev))
             for (int i = 0; i < n; i++) c_prev[i] = (float *)j->zeros;
-        }
         for (int i = 0; i < n; i++) COLUMNS(hid) {
             float *gi = gate[i];
             vf o = sigmoid_v(LD(gi + c) + LD(b + c)), in = sigmoid_v(LD(gi + hid + c) + LD(b + hid + c));
@@ -531,21 +583,19 @@ static void lstm_forward(const job *j, int d, int p0, int p1) {
     }
 }
 
-static void lstm_backward(const job *j, int d, int p0, int p1) {
+static void lstm_backward(const job *j, scratch *t, int d, int p0, int p1) {
     int hid = j->hidden, g4 = 4 * hid, n = 0;
-    float *gate[p1 - p0], *tc[p1 - p0], *c_prev[p1 - p0], *dh[p1 - p0], *grad[p1 - p0], *dh_prev[p1 - p0];
+    float **gate = row_arrays(t, p0, p1, 0), **tc = row_arrays(t, p0, p1, 1), **c_prev = row_arrays(t, p0, p1, 2);
+    float **dh = row_arrays(t, p0, p1, 3), **grad = row_arrays(t, p0, p1, 4), **dh_prev = row_arrays(t, p0, p1, 5);
     for (int s = j->steps - 1; s >= 0; s--) {
         if ((n = grow(j, n, p0, p1, s)) == 0) continue;
         rows_at(j, j->gates, g4, d, s, p0, n, gate);
         rows_at(j, j->tanh_c, hid, d, s, p0, n, tc);
         rows_at(j, j->g, hid, d, s, p0, n, dh);
-        grad_rows(j, g4, d, s, p0, n, grad);
-        if (s > 0) {
-            rows_at(j, j->cells, hid, d, s - 1, p0, n, c_prev);
-            rows_at(j, j->g, hid, d, s - 1, p0, n, dh_prev);
-        } else {
+        grad_rows(j, t, g4, d, s, p0, n, grad);
+        if (!previous_rows(j, j->cells, j->c0, hid, d, s, p0, n, c_prev))
             for (int i = 0; i < n; i++) c_prev[i] = (float *)j->zeros;
-        }
+        int prev = previous_rows(j, j->g, j->dh0, hid, d, s, p0, n, dh_prev);
         for (int i = 0; i < n; i++) {
             float *carry = j->carry + ((size_t)d * j->batch + j->order[p0 + i]) * hid, *gr = grad[i];
             const float *gi = gate[i];
@@ -561,7 +611,7 @@ static void lstm_backward(const job *j, int d, int p0, int p1) {
             }
         }
         sum_rows(j, g4, d, s, p0, n, grad);
-        if (s > 0) product(j, d, n, grad, dh_prev, !j->fresh);
+        if (prev) product(j, t, d, n, grad, dh_prev, !j->fresh);
     }
 }
 
@@ -585,9 +635,11 @@ static int pool_ready(void) { return gomp_parallel && omp_thread_num && omp_num_
 static void run_items(void *arg) {
     job *j = arg;
     int me = j->serial ? 0 : omp_thread_num(), team = j->serial ? 1 : omp_num_threads();
-    size_t widest = (size_t)j->batch * 4 * j->hidden * sizeof(float); /* gradient rows: at most 4 per unit */
-    if ((j->low && amx_buffers(j->batch, j->kp, j->np)) ||
-        (j->grads_low && !(step_grads = grow_buffer(step_grads, &step_grads_size, widest)))) {
+    int largest = (j->batch + j->blocks - 1) / j->blocks; /* rows of the largest block */
+    scratch *t = thread_scratch();
+    if (!t || reserve(t, ROWS, (size_t)ROW_ARRAYS * largest * sizeof(float *)) ||
+        (j->low && amx_buffers(t, largest, j->kp, j->np)) ||
+        (j->grads_low && reserve(t, STEP_GRADS, (size_t)largest * 4 * j->hidden * sizeof(float)))) { /* <= 4 per unit */
         j->failed = 1;
         return;
     }
@@ -595,7 +647,7 @@ static void run_items(void *arg) {
     for (int item = me; item < j->items; item += team) {
         int d = item / j->blocks, block = item % j->blocks;
         /* interleaved blocks would balance sorted lengths better; contiguous ones keep tiles full */
-        j->body(j, d, block * j->batch / j->blocks, (block + 1) * j->batch / j->blocks);
+        j->body(j, t, d, block * j->batch / j->blocks, (block + 1) * j->batch / j->blocks);
     }
     if (j->low) amx_stop();
 }
@@ -631,6 +683,7 @@ static int prepare_weights(job *j, const float *w, int rows, int cols, int trans
 }
 
 static int run(job *j, const float *w_hh, int transpose, int threads) {
+    if (j->batch == 0) return 0;
     j->zeros = calloc((size_t)j->hidden, sizeof(float));
     if (!j->zeros || prepare_weights(j, w_hh, j->gate_size, j->hidden, transpose)) {
         free((void *)j->zeros);
@@ -674,12 +727,16 @@ static int run(job *j, const float *w_hh, int transpose, int threads) {
  * are NULL. Backward also adds each row's gate gradients over its steps into sums [D, B, width of a gradient
  * row] (zeroed by the caller): the bias gradients before the sum over rows. g [T, B, D, H] holds
  * dL/d(outputs) and receives dL/dh_prev step by step; with fresh, it holds only the last states' gradients,
- * at each row's last step (its other entries unset). Every function returns 0, or -1 if memory ran out. */
+ * at each row's last step (its other entries unset). Initial states h0 (and c0) are [D, B, H], read before
+ * step 0 (time 0 forward, each row's last real step backward), NULL for zeros; backward then writes dL/dh0
+ * into dh0 (zeroed by the caller, or NULL: not wanted). LSTM backward's carry [D, B, H] holds dL/d(c_n) on
+ * entry (zeros for none) and dL/dc0 on return. Every function returns 0, or -1 if memory ran out. */
 #define DIMS int B, int T, int D, int H, int low, const int *lengths, const int *order
 
 int rnnlab_rnn_forward(DIMS, float *pre, const uint16_t *proj_low, float *out, uint16_t *out_low, const float *w_hh,
-                       const float *bias, int threads) {
+                       const float *bias, const float *h0, int threads) {
     JOB(rnn_forward, 1);
+    j.h0 = h0;
     j.bias = bias;
     j.gates = pre;
     j.proj_low = proj_low;
@@ -689,8 +746,9 @@ int rnnlab_rnn_forward(DIMS, float *pre, const uint16_t *proj_low, float *out, u
 }
 
 int rnnlab_rnn_backward(DIMS, const float *out, float *g, float *dpre, uint16_t *grads_low, float *sums,
-                        const float *w_hh, int fresh, int threads) {
+                        const float *w_hh, float *dh0, int fresh, int threads) {
     JOB(rnn_backward, 1);
+    j.dh0 = dh0;
     j.fresh = fresh;
     j.out = (float *)out;
     j.g = g;
@@ -701,8 +759,9 @@ int rnnlab_rnn_backward(DIMS, const float *out, float *g, float *dpre, uint16_t 
 }
 
 int rnnlab_gru_forward(DIMS, float *gates, const uint16_t *proj_low, float *gh, float *out, uint16_t *out_low,
-                       const float *w_hh, const float *bias, const float *b_hn, int threads) {
+                       const float *w_hh, const float *bias, const float *b_hn, const float *h0, int threads) {
     JOB(gru_forward, 3);
+    j.h0 = h0;
     j.bias = bias;
     j.gates = gates;
     j.proj_low = proj_low;
@@ -714,8 +773,9 @@ int rnnlab_gru_forward(DIMS, float *gates, const uint16_t *proj_low, float *gh, 
 }
 
 int rnnlab_gru_backward(DIMS, const float *gates, const float *gh, const float *out, float *g, float *grads,
-                        uint16_t *grads_low, float *sums, const float *w_hh, int fresh, int threads) {
+                        uint16_t *grads_low, float *sums, const float *w_hh, float *dh0, int fresh, int threads) {
     JOB(gru_backward, 3);
+    j.dh0 = dh0;
     j.fresh = fresh;
     j.gates = (float *)gates;
     j.gh = (float *)gh;
@@ -728,8 +788,11 @@ int rnnlab_gru_backward(DIMS, const float *gates, const float *gh, const float *
 }
 
 int rnnlab_lstm_forward(DIMS, float *gates, const uint16_t *proj_low, float *out, uint16_t *out_low, float *cells,
-                        float *tanh_c, const float *w_hh, const float *bias, int threads) {
+                        float *tanh_c, const float *w_hh, const float *bias, const float *h0, const float *c0,
+                        int threads) {
     JOB(lstm_forward, 4);
+    j.h0 = h0;
+    j.c0 = c0;
     j.bias = bias;
     j.gates = gates;
     j.proj_low = proj_low;
@@ -741,8 +804,12 @@ int rnnlab_lstm_forward(DIMS, float *gates, const uint16_t *proj_low, float *out
 }
 
 int rnnlab_lstm_backward(DIMS, const float *gates, const float *cells, const float *tanh_c, float *g, float *grads,
-                         uint16_t *grads_low, float *sums, const float *w_hh, int fresh, int threads) {
+                         uint16_t *grads_low, float *sums, const float *w_hh, const float *c0, float *dh0, float *carry,
+                         int fresh, int threads) {
     JOB(lstm_backward, 4);
+    j.c0 = c0;
+    j.dh0 = dh0;
+    j.carry = carry;
     j.fresh = fresh;
     j.gates = (float *)gates;
     j.cells = (float *)cells;
@@ -751,11 +818,7 @@ int rnnlab_lstm_backward(DIMS, const float *gates, const float *cells, const flo
     j.grads = grads;
     j.grads_low = grads_low;
     j.sums = sums;
-    j.carry = calloc((size_t)D * B * H, sizeof(float));
-    if (!j.carry) return -1;
-    int status = run(&j, w_hh, 0, threads);
-    free(j.carry);
-    return status;
+    return run(&j, w_hh, 0, threads);
 }
 
 /* ---- the embedding's weight gradient ---- */

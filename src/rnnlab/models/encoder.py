@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 
 from rnnlab.models.attention import AttentionPooling
 from rnnlab.models.config import ModelConfig
-from rnnlab.models.recurrent import RecurrentLayer
+from rnnlab.models.recurrent import RecurrentLayer, State, last_hidden
 
 
 def step_mask(lengths: Tensor | None, steps: int) -> Tensor | None:
@@ -29,6 +31,12 @@ def pool_states(states: Tensor, last: Tensor, mask: Tensor | None, pooling: str)
     return {"mean": mean, "max": maximum, "mean_max": torch.cat([mean, maximum], dim=-1)}[pooling]
 
 
+def detach_states(states: Sequence[State]) -> list[State]:
+    """Per-layer states cut from the graph that made them: truncated back-propagation carries these into the
+    next window."""
+    return [tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach() for state in states]
+
+
 class RecurrentEncoder(nn.Module):
     """Stacked recurrent layers over batch_first inputs [B, T, input_size].
 
@@ -36,7 +44,8 @@ class RecurrentEncoder(nn.Module):
     [B, summary_size]: the last real state (both directions concatenated), a pooling over the states,
     or attention pooling when `attention` is not `none`. `lengths` (right-padded rows) makes every
     layer stop at each row's end; `mask` alone ([B, T], True at real steps) only keeps pads out of the
-    pooling and attention, as Keras does with pre-padded input.
+    pooling and attention, as Keras does with pre-padded input. `run` starts every layer from a given state
+    and returns every layer's final state, for models that carry state across calls.
     """
 
     def __init__(self, cfg: ModelConfig, input_size: int) -> None:
@@ -59,16 +68,27 @@ class RecurrentEncoder(nn.Module):
         pooled = 2 if cfg.pooling == "mean_max" and self.attention is None else 1
         self.summary_size = self.output_size * pooled
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        states = x
+    def run(self, x: Tensor, lengths: Tensor | None = None,
+            state: Sequence[State | None] | None = None) -> tuple[Tensor, list[State]]:
+        """The top layer's states [B, T, output_size] and each layer's final state (h [D, B, H]; LSTM (h, c)),
+        from initial states `state`, one per layer (None: zeros). A stateful language model feeds each
+        window the previous one's final states (`detach_states`); generation runs T=1 steps carrying them."""
+        if state is not None and len(state) != len(self.layers):
+            raise ValueError(f"state must hold one state per layer ({len(self.layers)}), got {len(state)}")
+        states, finals = x, []
         for depth, (layer, norm) in enumerate(zip(self.layers, self.norms)):
             if depth > 0:
                 states = self.between_layers(states)
-            states, h_n = layer(states, lengths)
+            states, final = layer(states, lengths, None if state is None else state[depth])
             states = norm(states)
+            finals.append(final)
+        return states, finals
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        states, finals = self.run(x, lengths)
         if mask is None:
             mask = step_mask(lengths, states.shape[1])
         if self.attention is not None:
             return states, self.attention(states, mask)
-        last = self.norms[-1](torch.cat(list(h_n), dim=-1))
+        last = self.norms[-1](torch.cat(list(last_hidden(finals[-1])), dim=-1))
         return states, pool_states(states, last, mask, self.pooling)

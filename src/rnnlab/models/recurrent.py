@@ -1,9 +1,10 @@
 """One recurrent layer behind one seam: `RecurrentLayer` runs the implementation `model.impl` picks.
 
-Every implementation takes `x [B, T, I]` (batch_first) and optional `lengths [B]` of right-padded rows,
-and returns `outputs [B, T, H * directions]` (zeros at padded steps) and `h_n [directions, B, H]`, the
-state at each row's last real step. They share one set of parameters (those of `nn.RNN/LSTM/GRU`), so
-a checkpoint trained with one implementation loads and runs with the other.
+Every implementation takes `x [B, T, I]` (batch_first), optional `lengths [B]` of right-padded rows and an
+optional initial state as `nn.RNN/LSTM/GRU` take it (`h0 [directions, B, H]`; LSTM `(h0, c0)`), and returns
+`outputs [B, T, H * directions]` (zeros at padded steps) and the final state in the same form, each row's
+at its last real step. They share one set of parameters (those of `nn.RNN/LSTM/GRU`), so a checkpoint
+trained with one implementation loads and runs with the other.
 """
 
 from __future__ import annotations
@@ -16,19 +17,25 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.kernels import amx_tiles, fused_recurrence
 
+State = Tensor | tuple[Tensor, Tensor]  # h [directions, B, H]; LSTM (h, c)
 TORCH_CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 log = logging.getLogger(__name__)
 
 
-def torch_recurrence(rnn: nn.RNNBase, x: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor]:
+def torch_recurrence(rnn: nn.RNNBase, x: Tensor, lengths: Tensor | None,
+                     state: State | None = None) -> tuple[Tensor, State]:
     """`nn.RNN/LSTM/GRU`: cuDNN on GPU, oneDNN for LSTM on CPU (full-length input only)."""
     if lengths is None:
-        outputs, state = rnn(x)
-    else:
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        packed_out, state = rnn(packed)
-        outputs, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=x.shape[1])
-    return outputs, state[0] if isinstance(state, tuple) else state
+        return rnn(x, state)
+    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    packed_out, final = rnn(packed, state)
+    outputs, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=x.shape[1])
+    return outputs, final
+
+
+def last_hidden(state: State) -> Tensor:
+    """h_n [directions, B, H] of a final state (an LSTM's is (h_n, c_n))."""
+    return state[0] if isinstance(state, tuple) else state
 
 
 class RecurrentLayer(nn.Module):
@@ -56,9 +63,10 @@ class RecurrentLayer(nn.Module):
         full_length_bf16_lstm = self.cell == "lstm" and lengths is None and torch.is_autocast_enabled("cpu")
         return not full_length_bf16_lstm or amx_tiles()
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, lengths: Tensor | None = None, state: State | None = None) -> tuple[Tensor, State]:
+        """(outputs [B, T, H * directions], final state) from the initial `state` (None: zeros), as `nn.*`."""
         if not self.use_fused(x, lengths):
-            return torch_recurrence(self.rnn, x, lengths)
+            return torch_recurrence(self.rnn, x, lengths, state)
         autocast = torch.is_autocast_enabled(x.device.type)
         if autocast and not self._autocast_logged:
             log.info("the %s recurrence keeps its states in fp32 under autocast (products in bf16 where the CPU "
@@ -67,5 +75,7 @@ class RecurrentLayer(nn.Module):
             self._autocast_logged = True
         if autocast and x.device.type != "cpu":
             with torch.autocast(x.device.type, enabled=False):  # off the CPU the Python loops compute in fp32
-                return fused_recurrence(self.rnn, self.cell, x.float(), lengths)
-        return fused_recurrence(self.rnn, self.cell, x, lengths)
+                if state is not None:
+                    state = tuple(s.float() for s in state) if isinstance(state, tuple) else state.float()
+                return fused_recurrence(self.rnn, self.cell, x.float(), lengths, state)
+        return fused_recurrence(self.rnn, self.cell, x, lengths, state)
