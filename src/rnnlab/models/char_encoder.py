@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.models.config import CHAR_ENCODERS
-from rnnlab.models.recurrent import RecurrentLayer
+from rnnlab.models.recurrent import RecurrentLayer, last_hidden
 
 
 class CharWordEncoder(nn.Module):
@@ -35,8 +35,7 @@ class CharWordEncoder(nn.Module):
         vectors = self.embedding(flat)
         if self.kind == "lstm":
             _, state = self.rnn(vectors, lengths)
-            h_n = state[0] if isinstance(state, tuple) else state  # LSTM: (h_n, c_n)
-            encoded = torch.cat(list(h_n), dim=-1)
+            encoded = torch.cat(list(last_hidden(state)), dim=-1)
         else:
             features = self.conv(vectors.transpose(1, 2))  # [N, H, C]
             pads = (flat == 0).unsqueeze(1)

@@ -19,7 +19,7 @@ from torchmetrics import MeanMetric
 
 from rnnlab.errors import UserError
 from rnnlab.models.config import ModelConfig
-from rnnlab.models.encoder import RecurrentEncoder
+from rnnlab.models.encoder import RecurrentEncoder, detach_states
 from rnnlab.models.init import initialize_
 from rnnlab.tasks.base import RecurrentTask
 from rnnlab.tasks.chars.data import Batch, CharsSpec
@@ -29,13 +29,6 @@ from rnnlab.tasks.chars.report import baseline_verdict, sample_seed
 from rnnlab.tasks.optimizer import OptimizerConfig
 
 State = Any  # the encoder's final states, one per layer (a tensor, or (h, c) for LSTM)
-
-
-def detached(state: State) -> State:
-    """The same states cut from the graph of the window that made them."""
-    if isinstance(state, Tensor):
-        return state.detach()
-    return type(state)(detached(item) for item in state) if state is not None else None
 
 
 class CharLanguageModel(RecurrentTask):
@@ -73,7 +66,7 @@ class CharLanguageModel(RecurrentTask):
     def _loss(self, batch: Batch) -> tuple[Tensor, int]:
         inputs, targets = batch
         logits, state = self(inputs, self._state if self.spec.stateful or not self.training else None)
-        self._state = detached(state)
+        self._state = detach_states(state)
         return nn.functional.cross_entropy(logits.flatten(0, 1).float(), targets.flatten()), targets.numel()
 
     def on_train_epoch_start(self) -> None:
