@@ -40,6 +40,7 @@ def seed_sweep(tmp_path_factory) -> Path:
     result = run_cli("-m", "model=rnn", "seed=0,1,2", *TINY, *QUIET, f"paths.log_dir={root / 'logs'}",
                      f"hydra.sweep.dir={root / 'sweep'}", cwd=root)
     assert result.returncode == 0, result.stderr
+    (root / "sweep" / "console.txt").write_text(result.stdout)
     return root / "sweep"
 
 
@@ -55,8 +56,22 @@ def test_sweep_writes_a_row_per_job_and_one_per_variant_with_mean_and_std(seed_s
     markdown = (seed_sweep / "summary.md").read_text()
     assert "## Variants (mean ± std over seeds)" in markdown
     assert "| 3 / 3 | 0 1 2 |" in markdown
-    assert f"{statistics.fmean(rmse):.4f} ± {statistics.stdev(rmse):.4f}" in markdown
+    assert f"{statistics.fmean(rmse):.4g} ± {statistics.stdev(rmse):.4g}" in markdown  # 4 significant digits
     assert (seed_sweep / "comparison.png").stat().st_size > 10_000
+
+
+def test_a_sweep_says_where_its_summary_is_one_path_a_line(seed_sweep):
+    printed = (seed_sweep / "console.txt").read_text().splitlines()
+    for name in ("summary.md", "summary.csv", "comparison.png"):
+        assert f"  {seed_sweep / name}" in printed
+    assert f"  tensorboard --logdir {seed_sweep}" in printed
+
+
+def test_report_has_help_and_says_where_it_wrote(seed_sweep, capsys):
+    report_main(["--help"])
+    assert capsys.readouterr().out.startswith("usage: python -m rnnlab.report")
+    report_main([str(seed_sweep)])
+    assert f"  {seed_sweep / 'summary.md'}" in capsys.readouterr().out.splitlines()
 
 
 def test_variants_count_failed_jobs_but_average_only_finished_ones():

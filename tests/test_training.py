@@ -93,6 +93,20 @@ def test_a_run_shows_its_layers_without_the_flops_lightning_cannot_count(tmp_pat
     assert "FLOP" not in printed and "Skipping setting a default" not in printed
 
 
+def test_fast_dev_run_prints_no_path_it_did_not_create_and_no_config(tmp_path):
+    result = run_cli("debug=fast_dev_run", f"paths.log_dir={tmp_path}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "run folder: " in result.stdout and "metrics: " in result.stdout
+    assert "checkpoints: " not in result.stdout and "tensorboard --logdir" not in result.stdout
+    assert "hidden_size:" not in result.stdout  # the composed config is printed only with print_config=true
+
+
+def test_version_names_rnnlab_and_the_libraries_behind_its_numbers(tmp_path):
+    result = run_cli("--version", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("rnnlab ")
+    assert all(name in result.stdout for name in ("torch ", "pytorch-lightning ", "hydra-core "))
+
+
 def test_multi_step_horizon_on_a_user_csv(tmp_path):
     prices = tmp_path / "prices.csv"
     prices.write_text("day,close\n" + "".join(f"{i},{100 + 10 * __import__('math').sin(i / 9)}\n" for i in range(400)))

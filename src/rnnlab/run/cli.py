@@ -93,7 +93,23 @@ def quiet_library_noise() -> None:
         lambda record: not any(text in record.getMessage() for text in noise))
 
 
+def versions() -> str:
+    """rnnlab's version and those of the libraries that decide its results."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("rnnlab", "torch", "pytorch-lightning", "hydra-core", "omegaconf", "torchmetrics"):
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return ", ".join(found)
+
+
 def main() -> None:
+    if sys.argv[1:] in (["--version"], ["-V"]):
+        print(versions())
+        return
     quiet_library_noise()
     register_schemas()
     try:

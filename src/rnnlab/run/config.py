@@ -132,7 +132,7 @@ class Config:
     seed: int = 0
     resume: str | None = None
     tags: list[str] = field(default_factory=list)
-    print_config: bool = True
+    print_config: bool = False
 
 
 def register_schemas() -> None:

@@ -105,10 +105,13 @@ def print_summary(run_dir: Path, results: dict[str, Any], console: Console | Non
             table.add_row(key, f"{value:.4f}")
     console.print(table)
     if results.get("report", {}).get("verdict"):  # the task's own word on how it compares with its baselines
-        console.print(results["report"]["verdict"])
+        console.print(results["report"]["verdict"], soft_wrap=True)
     console.print(f"params {results['params']:,} · wall time {results['wall_time_s']:.1f} s · "
                   f"{results['train_samples_per_s']:.0f} training samples/s")
-    for label, path in (("run folder", run_dir), ("metrics", run_dir / "metrics.json"),
-                        ("checkpoints", run_dir / "checkpoints"), ("figures", run_dir / "figures"),
-                        ("tensorboard", f"tensorboard --logdir {run_dir / 'tensorboard'}")):
-        console.print(f"{label:>12}: {path}")
+    shown = (("run folder", run_dir, run_dir), ("metrics", run_dir / "metrics.json", None),
+             ("checkpoints", run_dir / "checkpoints", run_dir / "checkpoints"),
+             ("figures", run_dir / "figures", run_dir / "figures"),
+             ("tensorboard", f"tensorboard --logdir {run_dir / 'tensorboard'}", run_dir / "tensorboard"))
+    for label, text, made in shown:  # only what the run wrote; unwrapped, so a path copies whole
+        if made is None or made.exists():
+            console.print(f"{label:>12}: {text}", soft_wrap=True, highlight=False)

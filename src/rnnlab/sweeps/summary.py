@@ -39,7 +39,7 @@ def job_rows(sweep: Path) -> list[dict[str, Any]]:
         job = overrides_file.parents[1]
         overrides = [str(item) for item in yaml.safe_load(overrides_file.read_text()) or []]
         row = {"job": job.name, "overrides": " ".join(overrides), "variant": variant_of(overrides),
-               "seed": seed_of(overrides)}
+               "seed": seed_of(overrides) or configured_seed(job)}
         metrics_file = job / "metrics.json"
         if not metrics_file.is_file():
             rows.append({**row, "status": "missing"})
@@ -51,6 +51,13 @@ def job_rows(sweep: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def configured_seed(job: Path) -> str:
+    """The seed a job ran with when its overrides do not name one (the config's default)."""
+    config = job / ".hydra" / "config.yaml"
+    seed = (yaml.safe_load(config.read_text()) or {}).get("seed") if config.is_file() else None
+    return "" if seed is None else str(seed)
+
+
 def _job_key(name: str) -> tuple[tuple[int, str], ...]:
     """Natural order: 2 before 10, and `<date>_2` before `<date>_10` (Optuna searches that resume)."""
     parts = [part for part in re.split(r"(\d+)", name) if part]
@@ -58,9 +65,10 @@ def _job_key(name: str) -> tuple[tuple[int, str], ...]:
 
 
 def format_value(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.0f}"
-    return "" if value is None else str(value)
+    """One rule for every number: 4 significant digits, whole numbers from 1,000 on with thousands separators."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "" if value is None else str(value)
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -120,10 +128,23 @@ class SweepSummary(HydraCallback):
         sweep = Path(config.hydra.sweep.dir)
         if any(sweep.glob("*/.hydra/overrides.yaml")):
             write_summary(sweep)
+            print_written(sweep)
+
+
+def print_written(sweep: Path) -> None:
+    """Where a sweep's summary went (one line each, not wrapped, so that each path copies whole)."""
+    print(f"sweep summary of {sweep}:")
+    for name in ("summary.md", "summary.csv", "summary_variants.csv", "comparison.png"):
+        if (sweep / name).is_file():
+            print(f"  {sweep / name}")
+    print(f"  tensorboard --logdir {sweep}")
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    if any(arg in ("-h", "--help") for arg in args):
+        print(f"{USAGE}\n\n{__doc__}")
+        return
     rerun = "--rerun-failed" in args
     folders = [arg for arg in args if arg != "--rerun-failed"]
     try:
@@ -141,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"rnnlab: error: {error}", file=sys.stderr)
         sys.exit(2)
     print((sweep / "summary.md").read_text())
+    print_written(sweep)
 
 
 if __name__ == "__main__":
