@@ -88,7 +88,7 @@ def build_trainer(cfg: Config, task: RecurrentTask, run_dir: Path) -> pl.Trainer
     return pl.Trainer(
         accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
         precision=resolve_precision(t.accelerator, t.precision),
-        max_epochs=t.max_epochs, min_epochs=t.min_epochs, gradient_clip_val=t.gradient_clip_val,
+        max_epochs=t.max_epochs, min_epochs=t.min_epochs, max_time=t.max_time, gradient_clip_val=t.gradient_clip_val,
         deterministic=t.deterministic, benchmark=t.benchmark, log_every_n_steps=t.log_every_n_steps,
         check_val_every_n_epoch=t.check_val_every_n_epoch, num_sanity_val_steps=t.num_sanity_val_steps,
         limit_train_batches=t.limit_train_batches, limit_val_batches=t.limit_val_batches,

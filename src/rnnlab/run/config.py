@@ -9,6 +9,7 @@ section's `check()` raising a one-line `UserError` that names the key and the al
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, get_type_hints
 
@@ -37,6 +38,7 @@ class TrainerConfig:
     precision: str = "32-true"
     max_epochs: int = 20
     min_epochs: int = 1
+    max_time: str | None = None
     gradient_clip_val: float | None = 1.0
     deterministic: bool = False
     benchmark: bool | None = None
@@ -61,6 +63,8 @@ class TrainerConfig:
             choice("trainer.profiler", self.profiler, PROFILERS)
         at_least("trainer.max_epochs", self.max_epochs, 1)
         at_least("trainer.min_epochs", self.min_epochs, 0)
+        if self.max_time is not None and not re.fullmatch(r"\d{2}:\d{2}:\d{2}:\d{2}", str(self.max_time)):
+            raise UserError(f"trainer.max_time={self.max_time!r} is not valid; give DD:HH:MM:SS, e.g. 00:00:30:00")
         if self.gradient_clip_val is not None:
             at_least("trainer.gradient_clip_val", self.gradient_clip_val, 0.0)
         if self.num_threads is not None:

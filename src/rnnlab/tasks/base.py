@@ -50,7 +50,8 @@ class RecurrentTask(pl.LightningModule):
     def configure_optimizers(self) -> Any:
         cfg = self.optimizer_cfg
         optimizer = OPTIMIZER_CLASSES[cfg.name](
-            self.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=self._fused_update() or None
+            self.parameters(), lr=cfg.lr, betas=(0.9, cfg.beta2), weight_decay=cfg.weight_decay,
+            fused=self._fused_update() or None,
         )
         if optimizer.defaults["fused"] and self._precision() == "bf16-mixed":
             # bf16 needs no loss scaling, so the fused kernel's own unscaling never runs; Lightning refuses

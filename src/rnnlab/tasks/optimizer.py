@@ -16,6 +16,7 @@ class OptimizerConfig:
     name: str = "adam"
     lr: float = 1e-3
     weight_decay: float = 0.0
+    beta2: float = 0.999
     scheduler: str = "plateau"
     plateau_factor: float = 0.5
     plateau_patience: int = 2
@@ -27,6 +28,8 @@ class OptimizerConfig:
         if not self.lr > 0:
             raise UserError(f"optimizer.lr={self.lr} is not valid; use a learning rate > 0")
         at_least("optimizer.weight_decay", self.weight_decay, 0.0)
+        if not 0 <= self.beta2 < 1:
+            raise UserError(f"optimizer.beta2={self.beta2} is not valid; use a value in [0, 1)")
         choice("optimizer.scheduler", self.scheduler, SCHEDULERS)
         if not 0 < self.plateau_factor < 1:
             raise UserError(f"optimizer.plateau_factor={self.plateau_factor} is not valid; use a value in (0, 1)")
