@@ -14,8 +14,9 @@ from pytorch_lightning.callbacks import (
     RichProgressBar,
     TQDMProgressBar,
 )
-from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
+from pytorch_lightning.loggers import CSVLogger, Logger
 
+from rnnlab.run.board import Board, BoardLogger, run_board
 from rnnlab.run.callbacks import MetricHistory, ParameterSummary, RandomState, ThroughputMeter, TorchSettings
 from rnnlab.run.config import Config
 from rnnlab.run.interruptions import StopRecorder
@@ -38,9 +39,10 @@ def build_task(cfg: Config, spec: object) -> RecurrentTask:
     return task.module_class()(cfg.model, cfg.optimizer, spec, cfg.callbacks.monitor, cfg.callbacks.mode, **sections)
 
 
-def build_logger(cfg: Config, run_dir: Path) -> Logger | bool:
+def build_logger(cfg: Config, run_dir: Path, board: Board | None = None) -> Logger | bool:
     if cfg.logger.kind == "tensorboard":
-        return TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False)
+        folder = (board or run_board(run_dir, [])).folder
+        return BoardLogger(save_dir=folder.parent, name=folder.name, version="", default_hp_metric=False)
     if cfg.logger.kind == "csv":
         return CSVLogger(save_dir=run_dir, name="csv", version="")
     return False
@@ -83,7 +85,7 @@ def resolve_precision(accelerator: str, precision: str) -> str:
     return precision
 
 
-def build_trainer(cfg: Config, task: RecurrentTask, run_dir: Path) -> pl.Trainer:
+def build_trainer(cfg: Config, task: RecurrentTask, run_dir: Path, board: Board | None = None) -> pl.Trainer:
     t = cfg.trainer
     return pl.Trainer(
         accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
@@ -93,7 +95,7 @@ def build_trainer(cfg: Config, task: RecurrentTask, run_dir: Path) -> pl.Trainer
         check_val_every_n_epoch=t.check_val_every_n_epoch, num_sanity_val_steps=t.num_sanity_val_steps,
         limit_train_batches=t.limit_train_batches, limit_val_batches=t.limit_val_batches,
         limit_test_batches=t.limit_test_batches, overfit_batches=t.overfit_batches, fast_dev_run=t.fast_dev_run,
-        logger=build_logger(cfg, run_dir), callbacks=build_callbacks(cfg, task, run_dir),
+        logger=build_logger(cfg, run_dir, board), callbacks=build_callbacks(cfg, task, run_dir),
         default_root_dir=run_dir, enable_progress_bar=cfg.callbacks.progress_bar != "none",
         enable_model_summary=cfg.callbacks.progress_bar != "none", profiler=build_profiler(t.profiler, run_dir),
     )

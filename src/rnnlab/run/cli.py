@@ -59,7 +59,7 @@ def hydra_main(cfg: DictConfig) -> Any:
         config = to_config(cfg)
         if config.print_config:
             log.info("config:\n%s", OmegaConf.to_yaml(cfg, resolve=True))
-        results = run(config, run_dir, OmegaConf.to_container(cfg, resolve=True))
+        results = run(config, run_dir, OmegaConf.to_container(cfg, resolve=True), board_of(run_dir))
     except UserError as error:
         if HydraConfig.get().mode == RunMode.MULTIRUN:  # one failed job must not end the sweep
             from rnnlab.run.results import write_json_atomic
@@ -71,6 +71,17 @@ def hydra_main(cfg: DictConfig) -> Any:
         discard_unstarted_run(run_dir)
         fail(str(error))
     return results["metrics"].get(results["monitor"])  # what a sweeper optimises: the best validation score
+
+
+def board_of(run_dir: Path) -> Any:
+    """Where this job's TensorBoard events go and which keys its HPARAMS row shows (rnnlab/run/board.py)."""
+    from rnnlab.run.board import run_board, sweep_board
+
+    hydra_config = HydraConfig.get()
+    overrides = list(hydra_config.overrides.task)
+    if hydra_config.mode == RunMode.MULTIRUN:
+        return sweep_board(Path(hydra_config.sweep.dir), overrides)
+    return run_board(run_dir, overrides)
 
 
 def share_cores_with_parallel_jobs(cfg: DictConfig) -> None:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rnnlab.figures import line_figure, save_figure
+from rnnlab.run.board import shown_hparams
 from rnnlab.run.callbacks import MetricHistory, ThroughputMeter
 from rnnlab.tasks.base import RecurrentTask
 
@@ -76,7 +77,7 @@ def collect_results(
 
 
 def write_results(run_dir: Path, trainer: pl.Trainer, task: RecurrentTask, results: dict[str, Any],
-                  config: dict[str, Any]) -> None:
+                  config: dict[str, Any], hparam_keys: tuple[str, ...]) -> None:
     """metrics.json, figures/*.png (also in TensorBoard), and hparams with the final metrics."""
     figures = {**learning_curves(results["history"]), **task.test_figures}
     tensorboard = trainer.logger if isinstance(trainer.logger, TensorBoardLogger) else None
@@ -87,8 +88,9 @@ def write_results(run_dir: Path, trainer: pl.Trainer, task: RecurrentTask, resul
     if tensorboard is not None:
         # own tags for the HPARAMS tab: Lightning writes them at step 0, which must not join the val/test curves
         final = {f"hparams/{k}": v for k, v in results["metrics"].items() if k.startswith(("test/", "val/"))}
-        tensorboard.log_hyperparams(flatten(config), metrics=final)
+        tensorboard.log_hyperparams(shown_hparams(flatten(config), hparam_keys, task.spec.task), metrics=final)
         tensorboard.finalize("success")
+        results["tensorboard"] = tensorboard.log_dir
     for name, text in task.test_files.items():
         (run_dir / name).write_text(text)
     write_json_atomic(run_dir / "metrics.json", results)
@@ -108,10 +110,11 @@ def print_summary(run_dir: Path, results: dict[str, Any], console: Console | Non
         console.print(results["report"]["verdict"], soft_wrap=True)
     console.print(f"params {results['params']:,} · wall time {results['wall_time_s']:.1f} s · "
                   f"{results['train_samples_per_s']:.0f} training samples/s")
-    shown = (("run folder", run_dir, run_dir), ("metrics", run_dir / "metrics.json", None),
+    board = results.get("tensorboard")
+    shown = (("run folder", run_dir, run_dir), ("metrics", run_dir / "metrics.json", run_dir / "metrics.json"),
              ("checkpoints", run_dir / "checkpoints", run_dir / "checkpoints"),
              ("figures", run_dir / "figures", run_dir / "figures"),
-             ("tensorboard", f"tensorboard --logdir {run_dir / 'tensorboard'}", run_dir / "tensorboard"))
+             ("tensorboard", f"tensorboard --logdir {board}", Path(board) if board else None))
     for label, text, made in shown:  # only what the run wrote; unwrapped, so a path copies whole
-        if made is None or made.exists():
+        if made is not None and made.exists():
             console.print(f"{label:>12}: {text}", soft_wrap=True, highlight=False)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 
+from rnnlab.run.board import Board, run_board
 from rnnlab.run.build import build_data, build_task, build_tester, build_trainer
 from rnnlab.run.config import Config
 from rnnlab.run.interruptions import INTERRUPTIONS, last_checkpoint
@@ -20,7 +21,7 @@ from rnnlab.tasks.checkpoints import read_checkpoint
 log = logging.getLogger("rnnlab")
 
 
-def run(cfg: Config, run_dir: Path, config_tree: dict[str, Any]) -> dict[str, Any]:
+def run(cfg: Config, run_dir: Path, config_tree: dict[str, Any], board: Board | None = None) -> dict[str, Any]:
     """Train and test one configuration; returns what metrics.json holds.
 
     A run folder that already holds `checkpoints/last.ckpt` (an interrupted run, re-run in its folder or
@@ -31,7 +32,8 @@ def run(cfg: Config, run_dir: Path, config_tree: dict[str, Any]) -> dict[str, An
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     data = build_data(cfg)
     task = build_task(cfg, data.spec)
-    trainer = build_trainer(cfg, task, run_dir)
+    board = board or run_board(run_dir, [])
+    trainer = build_trainer(cfg, task, run_dir, board)
     resume_from = last_checkpoint(run_dir)
     if resume_from is not None:
         read_checkpoint(resume_from, f"delete it to train {run_dir} from the start")
@@ -47,6 +49,6 @@ def run(cfg: Config, run_dir: Path, config_tree: dict[str, Any]) -> dict[str, An
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     test_metrics = tester.test(task, datamodule=data, ckpt_path=best or None, verbose=False, weights_only=True)[0]
     results = collect_results(trainer, task, test_metrics, time.perf_counter() - started)
-    write_results(run_dir, trainer, task, results, config_tree)
+    write_results(run_dir, trainer, task, results, config_tree, board.keys)
     print_summary(run_dir, results)
     return results

@@ -18,6 +18,7 @@ import yaml
 
 from rnnlab.errors import UserError
 from rnnlab.private_apis import expand_sweep
+from rnnlab.run.board import sweep_board
 
 
 def expected_jobs(multirun: dict) -> list[list[str]]:
@@ -58,6 +59,7 @@ def rerun_failed(sweep: Path) -> list[str]:
         for name, overrides in jobs:
             print(f"re-running job {name}: {' '.join(overrides)}", flush=True)
             shutil.rmtree(sweep_dir / name, ignore_errors=True)  # no stale checkpoints or event files
+            shutil.rmtree(sweep_board(sweep_dir, overrides).folder, ignore_errors=True)
             subprocess.run([sys.executable, "-m", "rnnlab", "-m", *overrides, f"hydra.sweep.dir='{sweep_dir}'",
                             f"hydra.sweep.subdir='{name}'"], cwd=started_in if Path(started_in).is_dir() else None,
                            check=False)

@@ -137,7 +137,8 @@ def print_written(sweep: Path) -> None:
     for name in ("summary.md", "summary.csv", "summary_variants.csv", "comparison.png"):
         if (sweep / name).is_file():
             print(f"  {sweep / name}")
-    print(f"  tensorboard --logdir {sweep}")
+    boards = sweep / "tensorboard"  # the jobs' events, one folder per variant (rnnlab/run/board.py)
+    print(f"  tensorboard --logdir {boards if boards.is_dir() else sweep}")
 
 
 def main(argv: list[str] | None = None) -> None:
