@@ -56,3 +56,28 @@ def test_truncated_imdb_archive_is_refused_and_leaves_no_cache(cli, tmp_path):
     assert result.returncode == 2
     assert "is corrupt or truncated" in result.stderr.strip().splitlines()[-1]
     assert not list((tmp_path / "cache").rglob("*.txt")) and not list((tmp_path / "cache").rglob("*.npz"))
+
+
+@pytest.mark.parametrize("override, key, fine", [
+    ("model.dropout=1.0", "model.dropout", "0.99"),
+    ("data.test_fraction=1.0", "data.test_fraction", "0.5"),
+    ("data=imdb data.head_dropout=1.0", "data.head_dropout", "0.99"),
+])
+def test_a_fraction_of_one_is_refused_in_one_line_naming_the_key(tmp_path, override, key, fine):
+    """Dropout 1.0 zeroes every activation and a split of 1.0 leaves nothing to train on: both are refused."""
+    from conftest import compose_config
+    from rnnlab.errors import UserError
+
+    with pytest.raises(UserError) as error:
+        compose_config(tmp_path, *override.split())
+    assert str(error.value) == f"{key}=1.0 is out of range; use a value in [0, 1)"
+    compose_config(tmp_path, *override.replace("1.0", fine).split())  # below 1 is fine
+
+
+def test_a_typo_in_a_later_choice_of_a_sweep_is_one_line_before_any_job_runs(cli, tmp_path):
+    result = cli("-m", "model=rnn,gruu", "debug=fast_dev_run")
+    assert result.returncode == 2
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [
+        "rnnlab: error: model 'gruu' not found; choose one of attention, bigru, bilstm, gru, lstm, rnn, stacked_lstm"]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not list((tmp_path / "logs").rglob(".hydra"))  # not even the model=rnn job started

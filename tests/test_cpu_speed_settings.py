@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from conftest import compose_config
@@ -45,13 +46,57 @@ def test_the_optimizer_step_is_fused_on_the_cpu_unless_turned_off(tmp_path, fuse
     assert bool(optimizer.defaults["fused"]) is fused
 
 
-def test_bf16_training_clips_gradients_with_the_fused_optimizer(tmp_path):
+@pytest.mark.parametrize("flush", [True, False])
+def test_trainer_flush_denormal_is_applied_in_the_process_that_trains(tmp_path, flush):
+    """Subnormal floats (below 1.2e-38 in fp32) become 0 after a run with the switch on, and stay with it off."""
+    from conftest import run_in_process
+    from rnnlab.kernels import set_flush_denormal_everywhere
+
+    set_flush_denormal_everywhere(not flush)  # the opposite of what the run is told
+    try:
+        run_in_process(tmp_path, f"trainer.flush_denormal={str(flush).lower()}", "debug=fast_dev_run")
+        subnormal = torch.tensor([1e-40]).item()
+        assert (subnormal == 0.0) is flush, subnormal
+    finally:
+        set_flush_denormal_everywhere(False)  # torch's default, for the tests that follow
+
+
+class GradientNorms(pl.Callback):
+    """The gradient norm of every step before clipping (Lightning's hook runs just before it clips) and as
+    the optimizer used it (gradients stay until the next step zeroes them)."""
+
+    def __init__(self) -> None:
+        self.before, self.after, self.fused, self.precision = [], [], None, None
+
+    @staticmethod
+    def norm(module) -> float:
+        return float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in module.parameters()])))
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.fused, self.precision = trainer.optimizers[0].defaults["fused"], trainer.precision
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        self.before.append(self.norm(pl_module))
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.after.append(self.norm(pl_module))
+
+
+def test_bf16_training_clips_gradients_with_the_fused_optimizer(tmp_path, monkeypatch):
     """Lightning refuses clipping with optimizers that unscale fp16 gradients themselves; bf16 scales nothing."""
+    import rnnlab.run.build
     from conftest import run_in_process
 
-    metrics, _ = run_in_process(tmp_path, "trainer=bf16", "trainer.gradient_clip_val=1.0", "trainer.max_epochs=1",
-                                "data.length=300")
+    build_callbacks, norms = rnnlab.run.build.build_callbacks, GradientNorms()
+    monkeypatch.setattr(rnnlab.run.build, "build_callbacks", lambda *args: [*build_callbacks(*args), norms])
+    clip = 0.05  # below the gradient norm of every step here: each step must be clipped
+    metrics, _ = run_in_process(tmp_path, "trainer=bf16", f"trainer.gradient_clip_val={clip}", "trainer.max_epochs=1",
+                                "trainer.limit_train_batches=5", "data.length=300", "logger=none")
     assert metrics["status"] == "ok"
+    assert (norms.precision, norms.fused) == ("bf16-mixed", True)
+    assert len(norms.before) == len(norms.after) == 5
+    assert all(norm > clip for norm in norms.before), norms.before
+    assert all(norm == pytest.approx(clip, rel=1e-3) for norm in norms.after), norms.after
 
 
 @pytest.mark.parametrize("warmup, expected", [(1, 24 / 3), (5, 32 / 13)])

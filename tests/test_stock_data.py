@@ -109,3 +109,37 @@ def test_noise_floor_is_the_clean_signals_error_on_the_test_points():
     test = data.windows["test"]
     floor = np.sqrt(((data.reference_forecasts()["oracle"] - test.targets) ** 2).mean())
     assert 0.07 < floor < 0.13  # the empirical noise of ~150 test points, noise_std = 0.1
+
+
+def write_series(path, values) -> str:
+    path.write_text("close\n" + "".join(f"{float(value)!r}\n" for value in values))
+    return str(path)
+
+
+def test_mase_scale_is_the_mean_step_of_the_training_part_only(tmp_path):
+    """A calm training part (steps of 1) before a volatile validation and test part (steps of 10): MASE
+    divides by the naive forecast's in-sample error, so the later steps must not enter its scale."""
+    index = np.arange(100)
+    values = np.where(index < 70, 100 + index % 2, 100 + 10 * (index % 2))  # train: targets 0-69 of 100
+    data = make_data(csv_path=write_series(tmp_path / "prices.csv", values), seq_len=5)
+    assert data.bounds["train"] == (0, 70)
+    assert data.spec.mase_scale == 1.0
+
+
+def test_the_linear_baseline_is_fitted_on_the_training_windows_not_the_test_windows(tmp_path):
+    """The series changes regime after the training part (AR(1) with +0.9, then -0.9): a baseline fitted
+    on the test windows would forecast them far better, and would not be a fair bar for the model."""
+    rng = np.random.default_rng(0)
+    values = np.zeros(400)
+    for t in range(1, 400):
+        values[t] = (0.9 if t < 280 else -0.9) * values[t - 1] + rng.normal()
+    data = make_data(csv_path=write_series(tmp_path / "prices.csv", values), seq_len=5)
+    train, test = data.windows["train"], data.windows["test"]
+    linear = data.reference_forecasts()["linear"]
+    np.testing.assert_allclose(linear, LinearAutoregression(train.inputs, train.targets)(test.inputs))
+    peeking = LinearAutoregression(test.inputs, test.targets)(test.inputs)
+
+    def rmse(forecast):
+        return np.sqrt(((forecast - test.targets) ** 2).mean())
+
+    assert rmse(peeking) < 0.6 * rmse(linear)  # the data tells a peeking baseline apart

@@ -92,6 +92,28 @@ def test_a_nan_loss_stops_at_once_naming_the_step_and_keeps_the_last_good_checkp
     assert all(torch.isfinite(value).all() for value in weights.values())
 
 
+class OverflowForecastsAt(pl.Callback):
+    """Forecasts of 1e30: finite, but their squared error overflows float32, so the loss is +inf, not NaN."""
+
+    step: int | None = None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.current_epoch == 1 and batch_idx == 2:
+            with torch.no_grad():
+                pl_module.head.bias.fill_(1e30)
+            self.step = trainer.global_step
+
+
+def test_an_infinite_loss_stops_at_once_naming_the_step(tmp_path, monkeypatch):
+    build_callbacks, overflow = rnnlab.run.build.build_callbacks, OverflowForecastsAt()
+    monkeypatch.setattr(rnnlab.run.build, "build_callbacks", lambda *args: [*build_callbacks(*args), overflow])
+    with pytest.raises(UserError) as error:
+        run_in_process(tmp_path, *SHORT, "logger=none")
+    assert str(error.value).startswith(f"loss became inf at step {overflow.step} (optimizer.lr=0.01); lower")
+    record = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert record["status"] == "failed" and record["epochs_trained"] == 1
+
+
 def test_a_diverging_job_is_a_failed_row_of_its_sweep(cli, tmp_path):
     result = cli("-m", "optimizer.lr=0.01,1e30", "trainer.gradient_clip_val=null", "data.length=300",
                  "trainer.max_epochs=2", "logger=none", "trainer.num_threads=1",

@@ -96,6 +96,26 @@ def test_a_variant_is_the_overrides_without_the_seed():
     assert short_labels(["model=gru debug=limit"]) == {"model=gru debug=limit": "all jobs"}
 
 
+def test_sweep_summary_lists_jobs_in_numeric_order(tmp_path, capsys):
+    """Hydra names job folders 0, 1, ..., 11: sorted as text, 10 and 11 would come before 2."""
+    for job in (7, 11, 0, 2, 10, 1, 5, 3, 9, 4, 8, 6):  # written out of order, as parallel jobs finish
+        folder = tmp_path / str(job)
+        (folder / ".hydra").mkdir(parents=True)
+        (folder / ".hydra" / "overrides.yaml").write_text(f"- model=rnn\n- seed={job}\n")
+        result = {"status": "ok", "task": "forecast", "monitor": "val/loss",
+                  "metrics": {"val/loss": 0.1 * job, "test/rmse": 1.0 + job},
+                  "history": [{"epoch": 0, "val/loss": 0.1 * job}]}
+        (folder / "metrics.json").write_text(json.dumps(result))
+    report_main([str(tmp_path)])
+    in_order = [str(job) for job in range(12)]
+    assert [row["job"] for row in read_csv(tmp_path / "summary.csv")] == in_order
+    assert [row["seed"] for row in read_csv(tmp_path / "summary.csv")] == in_order
+    (variant,) = read_csv(tmp_path / "summary_variants.csv")
+    assert variant["seeds"] == " ".join(in_order)
+    jobs_table = capsys.readouterr().out.partition("## Variants")[0]
+    assert [line.split("|")[1].strip() for line in jobs_table.splitlines() if line.startswith("| ")][2:] == in_order
+
+
 def test_rerun_finds_the_failed_and_the_never_started_jobs(seed_sweep, tmp_path):
     sweep = tmp_path / "sweep"
     shutil.copytree(seed_sweep, sweep)

@@ -36,6 +36,13 @@ def test_vocabulary_keeps_most_frequent_words_with_deterministic_ties() -> None:
     assert vocab.ids(["a", "c", "e", "zzz"]) == [2, 4, OOV_ID, OOV_ID]
 
 
+def test_vocabulary_breaks_ties_alphabetically_not_by_first_appearance() -> None:
+    texts = ["zebra mango apple", "kiwi zebra mango apple kiwi"]  # kiwi, zebra, mango, apple: 2 each
+    vocab = Vocabulary.build(texts, size=5, tokenizer=Tokenizer())
+    assert vocab.words == ["<pad>", "<oov>", "apple", "kiwi", "mango"]
+    assert Vocabulary.build(reversed(texts), size=5, tokenizer=Tokenizer()).words == vocab.words
+
+
 def test_vocabulary_smaller_than_size_when_few_words() -> None:
     assert Vocabulary.build(["x y"], size=100, tokenizer=Tokenizer()).words == ["<pad>", "<oov>", "x", "y"]
 
