@@ -109,17 +109,17 @@ def _build(compiler: list[str], again: bool = False) -> Path:
             done = subprocess.run([*compiler, *flags, "-pthread", "-shared", "-fPIC", "-o", str(built), str(SOURCE)],
                                   capture_output=True, text=True)
             if done.returncode == 0:
+                digest = hashlib.sha256(built.read_bytes()).digest()
                 with built.open("ab") as library:
-                    library.write(SEAL + hashlib.sha256(built.read_bytes()).digest())
+                    library.write(SEAL + digest)
                 os.replace(built, target)  # atomic: concurrent builders each publish a whole file
                 return target
             errors.append(f"{shlex.join(compiler)} {' '.join(flags)}: {done.stderr.strip()[-300:]}")
     raise OSError("; ".join(errors))
 
 
-def _open(path: Path) -> ctypes.CDLL:
-    """The library at `path` with every function of SIGNATURES typed; OSError if it lacks one."""
-    library = ctypes.CDLL(str(path))
+def _declare(library: ctypes.CDLL, path: Path) -> ctypes.CDLL:
+    """`library` (loaded from `path`) with every function of SIGNATURES typed; OSError if it lacks one."""
     for name, (restype, argtypes) in SIGNATURES.items():
         if not hasattr(library, name):
             raise OSError(f"{path} has no function {name}")
@@ -160,9 +160,10 @@ def kernels() -> ctypes.CDLL | None:
             raise OSError("no C compiler found (set $CC or install gcc/clang)")
         path = _build(compiler)
         try:
-            library = _open(path)
+            library = ctypes.CDLL(str(path))
         except OSError:  # a sealed build the loader refuses (another machine's C library, say): built again
-            library = _open(_build(compiler, again=True))
+            library = ctypes.CDLL(str(_build(compiler, again=True)))
+        _declare(library, path)
     except OSError as e:
         log.warning("compiled recurrence kernels unavailable (%s); the fused recurrence runs its Python time "
                     "loop instead (same results, slower)", e)
