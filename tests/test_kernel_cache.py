@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -108,7 +109,7 @@ def test_a_compiler_command_with_arguments_builds(kernel_dir: Path, monkeypatch:
     compiler = compiled.compiler_command()
     if compiler is None:
         pytest.skip("no C compiler here: the compiled kernels are not built")
-    monkeypatch.setenv("CC", f"{compiler[0]} -pipe")
+    monkeypatch.setenv("CC", shlex.join([*compiler, "-pipe"]))
     assert compiled.kernels() is not None
     (built,) = kernel_dir.glob("recurrence-*.so")
     assert compiled.sealed(built)
