@@ -137,3 +137,11 @@ def test_a_relative_kernel_dir_is_taken_from_the_working_folder(good_build: Path
     assert compiled.kernels() is not None
     assert compiled.kernel_dir() == tmp_path / "relative"
 
+
+
+def test_an_unparsable_compiler_command_falls_back_to_the_python_loops(
+        kernel_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("CC", 'gcc "-O2')
+    with caplog.at_level(logging.WARNING):
+        assert compiled.kernels() is None
+    assert "$CC is not a command" in caplog.text and "Python time loop" in caplog.text

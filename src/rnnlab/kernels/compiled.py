@@ -55,7 +55,10 @@ def kernel_dir() -> Path:
 
 def compiler_command() -> list[str] | None:
     """`$CC` as a shell splits it (a compiler may come with arguments), else `cc` or `gcc` found on PATH."""
-    command = shlex.split(os.environ.get("CC", ""))
+    try:
+        command = shlex.split(os.environ.get("CC", ""))
+    except ValueError as e:  # an unclosed quote
+        raise OSError(f"$CC is not a command ({e})") from e
     if command:
         return command
     found = shutil.which("cc") or shutil.which("gcc")
@@ -154,8 +157,8 @@ SIGNATURES: dict[str, tuple[type | None, list]] = {
 @lru_cache(maxsize=1)
 def kernels() -> ctypes.CDLL | None:
     """The loaded library with torch's OpenMP runtime handed over, or None (reason logged once)."""
-    compiler = compiler_command()
     try:
+        compiler = compiler_command()
         if compiler is None:
             raise OSError("no C compiler found (set $CC or install gcc/clang)")
         path = _build(compiler)
