@@ -55,7 +55,10 @@ def kernel_dir() -> Path:
 
 def compiler_command() -> list[str] | None:
     """`$CC` as a shell splits it (a compiler may come with arguments), else `cc` or `gcc` found on PATH."""
-    command = shlex.split(os.environ.get("CC", ""))
+    try:
+        command = shlex.split(os.environ.get("CC", ""))
+    except ValueError as e:  # an unclosed quote
+        raise OSError(f"$CC is not a command ({e})") from e
     if command:
         return command
     found = shutil.which("cc") or shutil.which("gcc")
@@ -109,17 +112,17 @@ def _build(compiler: list[str], again: bool = False) -> Path:
             done = subprocess.run([*compiler, *flags, "-pthread", "-shared", "-fPIC", "-o", str(built), str(SOURCE)],
                                   capture_output=True, text=True)
             if done.returncode == 0:
+                digest = hashlib.sha256(built.read_bytes()).digest()
                 with built.open("ab") as library:
-                    library.write(SEAL + hashlib.sha256(built.read_bytes()).digest())
+                    library.write(SEAL + digest)
                 os.replace(built, target)  # atomic: concurrent builders each publish a whole file
                 return target
             errors.append(f"{shlex.join(compiler)} {' '.join(flags)}: {done.stderr.strip()[-300:]}")
     raise OSError("; ".join(errors))
 
 
-def _open(path: Path) -> ctypes.CDLL:
-    """The library at `path` with every function of SIGNATURES typed; OSError if it lacks one."""
-    library = ctypes.CDLL(str(path))
+def _declare(library: ctypes.CDLL, path: Path) -> ctypes.CDLL:
+    """`library` (loaded from `path`) with every function of SIGNATURES typed; OSError if it lacks one."""
     for name, (restype, argtypes) in SIGNATURES.items():
         if not hasattr(library, name):
             raise OSError(f"{path} has no function {name}")
@@ -154,15 +157,16 @@ SIGNATURES: dict[str, tuple[type | None, list]] = {
 @lru_cache(maxsize=1)
 def kernels() -> ctypes.CDLL | None:
     """The loaded library with torch's OpenMP runtime handed over, or None (reason logged once)."""
-    compiler = compiler_command()
     try:
+        compiler = compiler_command()
         if compiler is None:
             raise OSError("no C compiler found (set $CC or install gcc/clang)")
         path = _build(compiler)
         try:
-            library = _open(path)
+            library = ctypes.CDLL(str(path))
         except OSError:  # a sealed build the loader refuses (another machine's C library, say): built again
-            library = _open(_build(compiler, again=True))
+            library = ctypes.CDLL(str(_build(compiler, again=True)))
+        _declare(library, path)
     except OSError as e:
         log.warning("compiled recurrence kernels unavailable (%s); the fused recurrence runs its Python time "
                     "loop instead (same results, slower)", e)

@@ -140,7 +140,7 @@ def _stacked(owner: nn.Module, name: str, directions: int, rows: Tensor | None) 
     return stacked if rows is None else stacked.index_select(1, rows)
 
 
-State = Tensor | tuple[Tensor, Tensor]
+State = Tensor | tuple[Tensor, Tensor]  # h [D, B, H]; LSTM (h, c), as nn.* takes and returns them
 
 
 def _initial_states(cell: str, state: State | None, shape: tuple[int, int, int]) -> tuple[Tensor, ...]:

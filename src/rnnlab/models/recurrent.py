@@ -15,9 +15,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlab.kernels import amx_tiles, fused_recurrence
+from rnnlab.kernels import State, amx_tiles, fused_recurrence
 
-State = Tensor | tuple[Tensor, Tensor]  # h [directions, B, H]; LSTM (h, c)
 TORCH_CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 log = logging.getLogger(__name__)
 
