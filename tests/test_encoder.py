@@ -8,6 +8,7 @@ import torch
 from rnnlab.kernels import compiled
 from rnnlab.models.config import ModelConfig
 from rnnlab.models.encoder import RecurrentEncoder, detach_states
+from rnnlab.models.recurrent import fused_is_faster
 
 B, T, I, H = 4, 7, 3, 8
 
@@ -154,3 +155,22 @@ def test_detached_states_carry_values_but_no_graph():
     assert all(torch.equal(a, b) for s, f in zip(carried, finals) for a, b in zip(s, f))
     with pytest.raises(ValueError, match="one state per layer"):
         encoder.run(torch.randn(B, T, I), state=carried[:1])
+
+
+@pytest.mark.parametrize("cell, batch, hidden, ragged, bf16_without_amx, fused", [
+    ("lstm", 64, 64, False, False, True),    # the IMDB tutorial's LSTM keeps the fused loops
+    ("lstm", 64, 256, False, False, True),   # a character model's
+    ("lstm", 64, 512, False, False, False),  # oneDNN's LSTM at 512 units (0.61x fused on a Xeon, issue 17)
+    ("lstm", 16, 256, False, False, False),  # small batch, wide step: oneDNN
+    ("lstm", 16, 1024, True, False, True),   # packed sequences leave oneDNN at any size
+    ("gru", 256, 1024, False, False, False),
+    ("gru", 256, 512, False, False, True),
+    ("rnn", 256, 1024, False, False, True),
+    ("lstm", 64, 64, False, True, False),    # bf16 LSTM without AMX: oneDNN's bf16 kernels
+    ("gru", 256, 256, False, True, False),
+    ("gru", 64, 512, False, True, True),
+    ("rnn", 64, 1024, True, True, False),
+    ("rnn", 256, 1024, True, True, True),
+])
+def test_auto_follows_the_measured_thresholds(cell, batch, hidden, ragged, bf16_without_amx, fused):
+    assert fused_is_faster(cell, batch, hidden, ragged, bf16_without_amx) is fused

@@ -37,12 +37,29 @@ def last_hidden(state: State) -> Tensor:
     return state[0] if isinstance(state, tuple) else state
 
 
+def fused_is_faster(cell: str, batch: int, hidden: int, ragged: bool, bf16_without_amx: bool) -> bool:
+    """Whether the fused recurrence trains this layer faster than `nn.*` on the CPU, by the thresholds that
+    `python benchmarks/impl_scaling.py` measured (benchmarks/results.md, "Recurrence implementations by
+    shape"). oneDNN's LSTM wins on full-length input when each step's product is wide but its batch small
+    (a 1024-wide layer; B x H up to 8,192), and nn.GRU on the widest batches. Under bf16 autocast without AMX
+    tiles, the fused loops multiply step by step in fp32 while nn.* runs bf16 products: nn.* wins on
+    full-length LSTM and on wide full-length layers, and on 1024-wide ragged ones below 256 rows."""
+    if bf16_without_amx:
+        if not ragged:
+            return cell != "lstm" and batch * hidden < 65_536 and hidden < 1024
+        return hidden < 1024 or batch > 64
+    if ragged:  # nn.* runs packed sequences step by step without oneDNN: the fused loops win at every size
+        return True
+    if cell == "lstm":
+        return hidden < 512 and not (hidden >= 128 and batch * hidden <= 8_192)
+    return cell != "gru" or batch * hidden < 262_144
+
+
 class RecurrentLayer(nn.Module):
     """One layer of `cell`; `impl` = torch (`nn.*`), fused (ours, faster on CPU) or auto (the fastest).
 
     `auto` runs our fused recurrence (time loops compiled from recurrence_kernels.c) on the CPU wherever it
-    is faster than PyTorch's kernels: always, except full-length LSTM under bf16 autocast on CPUs without
-    AMX, where oneDNN's bf16 LSTM is faster; GPUs (cuDNN) run `nn.*`. Under bf16 autocast the fused
+    measured faster than PyTorch's kernels (`fused_is_faster`); GPUs (cuDNN) run `nn.*`. Under bf16 autocast the fused
     recurrence runs its big matrix products in bf16 where the CPU has bf16 matrix units, and its per-step
     products too where it has AMX tiles; states and element-wise updates stay fp32 (compiled.py), so mixed
     precision is used only where it is faster (benchmarks/results.md).
@@ -59,8 +76,8 @@ class RecurrentLayer(nn.Module):
             return self.impl == "fused"
         if x.device.type != "cpu":
             return False
-        full_length_bf16_lstm = self.cell == "lstm" and lengths is None and torch.is_autocast_enabled("cpu")
-        return not full_length_bf16_lstm or amx_tiles()
+        return fused_is_faster(self.cell, x.shape[0], self.rnn.hidden_size, lengths is not None,
+                               torch.is_autocast_enabled("cpu") and not amx_tiles())
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, state: State | None = None) -> tuple[Tensor, State]:
         """(outputs [B, T, H * directions], final state) from the initial `state` (None: zeros), as `nn.*`."""
