@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
 from conftest import compose_config, run_in_process
+from rnnlab.data.archive import sha256_file
 from rnnlab.errors import UserError
 from rnnlab.models.crf import LinearChainCRF
 from rnnlab.run.predict import main as predict_main
 from rnnlab.tasks.tagging.conll import Sentence, find_splits, read_columns, read_conllu
 from rnnlab.tasks.tagging.predict import tokenize
 from rnnlab.tasks.tagging.report import baseline_predictions, bio_spans, span_scores, tag_scores
+from rnnlab.tasks.tagging.schema import TaggingDataConfig
+from rnnlab.tasks.tagging.treebank import FILES, default_treebank
 
 CONLLU = """# newdoc id = d1
 # sent_id = 1
@@ -165,7 +169,6 @@ def test_a_file_that_is_not_conllu_names_the_file_and_line(tmp_path):
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ((), "data=tagging needs its sentences: data.path="),
     (("data.tag_column=lemma",), "data.tag_column='lemma' is not valid; choose one of upos, xpos"),
     (("data.path=x", "model=attention"), "attention pooling or pooling over the sentence"),
 ])
@@ -195,3 +198,24 @@ def test_test_tags_never_seen_in_training_are_counted_not_a_crash(toy_data, tmp_
     write_columns(folder / "toy-test.tsv", test)
     results, _ = run_in_process(tmp_path, *TOY, f"data.path={folder}", "model=bigru", "trainer.max_epochs=1")
     assert results["report"]["unseen_tags"] == {"Z": 1}
+
+
+def test_without_files_the_default_treebank_comes_from_the_cache_or_a_checked_download(tmp_path):
+    source = tmp_path / "release"
+    source.mkdir()
+    for name in FILES.values():
+        (source / name).write_text(CONLLU)
+    digest = sha256_file(source / FILES["test"])
+    cfg = TaggingDataConfig(cache_dir=str(tmp_path / "cache"), url=source.as_uri(), sha256={"test": digest})
+    paths = default_treebank(cfg)
+    assert all(path.read_text() == CONLLU and path.parent == tmp_path / "cache" / "ud_english_ewt"
+               for path in paths.values())
+    (source / FILES["train"]).unlink()
+    assert default_treebank(cfg) == paths  # cached: no download
+    with pytest.raises(UserError, match="no treebank found locally and could not download .*en_ewt-ud-train"):
+        default_treebank(replace(cfg, cache_dir=str(tmp_path / "gone")))
+    (source / FILES["train"]).write_text(CONLLU)
+    with pytest.raises(UserError, match="no treebank found locally and .*(checksum|SHA)"):
+        default_treebank(replace(cfg, cache_dir=str(tmp_path / "other"), sha256={"test": "0" * 64}))
+    with pytest.raises(UserError, match="downloading is off; copy UD_English-EWT's en_ewt-ud-train.conllu"):
+        default_treebank(replace(cfg, cache_dir=str(tmp_path / "empty"), download=False))

@@ -17,6 +17,7 @@ from rnnlab.data.splits import EpochShuffle, SplitData, private_generator
 from rnnlab.errors import UserError
 from rnnlab.tasks.tagging.conll import Sentence, find_splits, read_sentences
 from rnnlab.tasks.tagging.schema import TaggingDataConfig
+from rnnlab.tasks.tagging.treebank import default_treebank
 
 PAD, UNK = 0, 1  # ids of padding and unknown words/characters
 IGNORE = -100  # target id of padding, and of a test tag never seen in training (scored as a miss)
@@ -88,8 +89,10 @@ def read_splits(cfg: TaggingDataConfig) -> dict[str, list[Sentence]]:
             raise UserError(f"data.train is set but data.{missing[0]} is not; name all three files, or give "
                             "data.path=<their folder>")
         paths = {split: Path(path).expanduser() for split, path in named.items()}
-    else:
+    elif cfg.path is not None:
         paths = find_splits(Path(cfg.path).expanduser())
+    else:
+        paths = default_treebank(cfg)
     return {split: read_sentences(path, cfg.format, cfg.tag_column) for split, path in paths.items()}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rnnlab.checks import at_least, choice, fraction
 from rnnlab.errors import UserError
@@ -10,6 +10,10 @@ from rnnlab.models.config import ModelConfig
 
 TAG_COLUMNS = ("upos", "xpos")
 FORMATS = ("auto", "conllu", "columns")
+UD_EWT_URL = "https://raw.githubusercontent.com/UniversalDependencies/UD_English-EWT/r2.16"
+# dev and test of the release (the train file is checked for completeness only)
+UD_EWT_SHA256 = {"val": "531a54ff90d6ab12201c5a50c3e78e6ddac4de69abc4bce5d275d3cd29efe2b6",
+                 "test": "e266e515a0a7547657ed3d90d9ba46487d6bd251f27ad4269d4e8a427c8555cd"}
 
 
 @dataclass
@@ -20,6 +24,10 @@ class TaggingDataConfig:
     train: str | None = None
     val: str | None = None
     test: str | None = None
+    cache_dir: str | None = None
+    url: str = UD_EWT_URL
+    sha256: dict[str, str] = field(default_factory=lambda: dict(UD_EWT_SHA256))
+    download: bool = True
     format: str = "auto"
     tag_column: str = "upos"
     min_count: int = 1
@@ -37,9 +45,6 @@ class TaggingDataConfig:
     def check(self) -> None:
         choice("data.format", self.format, FORMATS)
         choice("data.tag_column", self.tag_column, TAG_COLUMNS)
-        if self.path is None and self.train is None:
-            raise UserError("data=tagging needs its sentences: data.path=<a folder holding *-train/-dev/-test.conllu> "
-                            "(e.g. a Universal Dependencies treebank) or data.train=, data.val=, data.test= files")
         for key in ("min_count", "embedding_dim", "char_embedding_dim", "char_hidden_size", "batch_size"):
             at_least(f"data.{key}", getattr(self, key), 1)
         if self.max_len is not None:
