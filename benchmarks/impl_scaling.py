@@ -61,6 +61,13 @@ def measure(cell: str, hidden: int, batch: int, ragged: bool, bf16: bool, args: 
     return {**medians, "auto": picked, "ratio": medians[picked] / min(medians.values())}
 
 
+def cpu_name() -> str:
+    """The CPU's model name and whether it has AMX tiles (the bf16 rows depend on it)."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "CPU")
+    return f"{name}, {'with' if ' amx_tile' in info else 'without'} AMX"
+
+
 def table(rows: list[tuple]) -> str:
     lines = ["| cell | H | B | lengths | dtype | fused ms | nn.* ms | fused speed-up | auto | auto / best |",
              "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | --- | ---: |"]
@@ -93,7 +100,7 @@ def main() -> None:
         rows.append((key, measure(*key, args)))
         print(table(rows[-1:]).splitlines()[-1], flush=True)
     worst = max(r["ratio"] for _, r in rows)
-    text = (f"T={args.steps}, I={args.input}, {args.threads} threads, median of {args.rounds} interleaved rounds; "
+    text = (f"{cpu_name()}; T={args.steps}, I={args.input}, {args.threads} threads, median of {args.rounds} interleaved rounds; "
             f"worst auto / best: {worst:.2f}\n\n{table(rows)}")
     print("\n" + text)
     if args.write:
