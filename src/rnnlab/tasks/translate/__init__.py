@@ -1,4 +1,5 @@
-"""Sequence to sequence (toy translation): an encoder-decoder with optional attention, beam search at test time."""
+"""Sequence to sequence (generated toy pairs or the user's pair file): an encoder-decoder with optional attention,
+beam search at test time."""
 
 from rnnlab.models.config import DecodeConfig
 from rnnlab.tasks.registry import Task, register_task

@@ -1,11 +1,12 @@
-"""A translation model's predictions: each source tokenised as in training, decoded with the checkpoint's settings."""
+"""A translation model's predictions: each source normalised and tokenised as in training (the checkpoint's
+settings), decoded with the checkpoint's decode settings; words never seen in training are <unk>."""
 
 from __future__ import annotations
 
 import torch
 
+from rnnlab.errors import UserError
 from rnnlab.tasks.translate.data import encode_sources
-from rnnlab.tasks.translate.pairs import source_tokens, target_text
 from rnnlab.tasks.translate.task import Seq2SeqTask
 
 
@@ -13,13 +14,17 @@ from rnnlab.tasks.translate.task import Seq2SeqTask
 def translate(task: Seq2SeqTask, texts: list[str], batch_size: int = 256) -> list[str]:
     """Each source text translated."""
     spec = task.spec
-    sources = encode_sources([source_tokens(spec.pairs, text) for text in texts], spec.source_vocab)
+    tokens = [spec.source_tokens(text) for text in texts]
+    empty = [text for text, source in zip(texts, tokens) if not source]
+    if empty:
+        raise UserError(f"{empty[0]!r} has no tokens left after the model's normalisation; give a sentence in words")
+    sources = encode_sources(tokens, spec.source_vocab)
     translations: list[str] = []
     for start in range(0, len(sources), batch_size):
         chunk = sources[start : start + batch_size]
         padded = torch.nn.utils.rnn.pad_sequence(chunk, batch_first=True)
         for ids in task(padded, torch.tensor([len(s) for s in chunk])):
-            translations.append(target_text(spec.pairs, [spec.target_vocab[i] for i in ids]))
+            translations.append(spec.target_text([spec.target_vocab[i] for i in ids]))
     return translations
 
 

@@ -8,16 +8,30 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from torchmetrics.functional.text import bleu_score
+from torchmetrics.functional.text import sacre_bleu_score
+from torchmetrics.text import SacreBLEUScore
 
 from rnnlab.figures import line_figure, plt
-from rnnlab.tasks.translate.pairs import Pair, source_text, target_text
+from rnnlab.tasks.translate.data import FILE_PAIRS, TranslateSpec
+from rnnlab.tasks.translate.pairs import Pair
 
 MAX_BUCKETS = 10  # at most this many length groups in the per-length table and plot
 
 
-def bleu_words(tokens: list[str]) -> str:
-    """Tokens as one whitespace-separated string for BLEU; a space token (character-level tasks) becomes '▁'."""
+def bleu_tokenize(spec: TranslateSpec) -> str:
+    """sacreBLEU's tokeniser: 13a on a pair file's sentences (BLEU over words, whatever the model's tokens);
+    none on generated pairs, whose tokens are the words BLEU counts (character tasks: characters)."""
+    return "13a" if spec.pairs == FILE_PAIRS else "none"
+
+
+def bleu_metric(spec: TranslateSpec) -> SacreBLEUScore:
+    return SacreBLEUScore(tokenize=bleu_tokenize(spec))
+
+
+def bleu_text(spec: TranslateSpec, tokens: list[str]) -> str:
+    """What BLEU reads: a pair file's sentence as text; generated tokens space-separated (a space token: '▁')."""
+    if spec.pairs == FILE_PAIRS:
+        return spec.target_text(tokens)
     return " ".join("▁" if token.isspace() else token for token in tokens)
 
 
@@ -26,18 +40,19 @@ class TestRow:
     row: int  # index into the test pairs
     source_length: int
     prediction: list[str]
-    reference: list[str]
+    references: list[list[str]]  # every target of the source (pair files: all its translations)
 
     @property
     def correct(self) -> bool:
-        return self.prediction == self.reference
+        return self.prediction in self.references
 
-    def example(self, pairs: list[Pair], task: str) -> dict[str, Any]:
-        return {"source": source_text(task, pairs[self.row][0]), "reference": target_text(task, self.reference),
-                "prediction": target_text(task, self.prediction), "correct": self.correct}
+    def example(self, pairs: list[Pair], spec: TranslateSpec) -> dict[str, Any]:
+        return {"source": spec.source_text(pairs[self.row][0]),
+                "reference": " / ".join(spec.target_text(reference) for reference in self.references),
+                "prediction": spec.target_text(self.prediction), "correct": self.correct}
 
 
-def by_length(rows: list[TestRow]) -> list[dict[str, Any]]:
+def by_length(rows: list[TestRow], spec: TranslateSpec) -> list[dict[str, Any]]:
     """Exact match and BLEU per group of source lengths (equal-width groups, at most MAX_BUCKETS)."""
     if not rows:
         return []
@@ -48,7 +63,9 @@ def by_length(rows: list[TestRow]) -> list[dict[str, Any]]:
         members = [r for r in rows if start <= r.source_length < start + width]
         if not members:
             continue
-        bleu = bleu_score([bleu_words(r.prediction) for r in members], [[bleu_words(r.reference)] for r in members])
+        bleu = sacre_bleu_score([bleu_text(spec, r.prediction) for r in members],
+                                [[bleu_text(spec, reference) for reference in r.references] for r in members],
+                                tokenize=bleu_tokenize(spec))
         end = min(start + width - 1, high)
         buckets.append({"lengths": f"{start}" if start == end else f"{start}-{end}", "mid": (start + end) / 2,
                         "n": len(members), "exact_match": sum(r.correct for r in members) / len(members),

@@ -2,6 +2,8 @@
 
 Validation decodes greedily every epoch (`val/exact_match` picks the best checkpoint); the test pass
 decodes with `decode.beam_size` beams and reports greedy exact match beside it, per source length too.
+Exact match and BLEU score a translation against every reference of its source (a pair file may give a
+sentence several translations), in the original tokens (a reference's rare words are not <unk> there).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
-from torchmetrics.text import BLEUScore
 
 from rnnlab.models.config import DecodeConfig, ModelConfig
 from rnnlab.models.decoding import beam_search, greedy_decode, until_eos
@@ -25,7 +26,8 @@ from rnnlab.tasks.translate.data import EOS, PAD, SOS, Batch, TranslateSpec
 from rnnlab.tasks.translate.report import (
     TestRow,
     attention_figure,
-    bleu_words,
+    bleu_metric,
+    bleu_text,
     by_length,
     by_length_figure,
     by_length_markdown,
@@ -34,7 +36,8 @@ from rnnlab.tasks.translate.report import (
 
 
 class Seq2SeqTask(RecurrentTask):
-    """Source tokens -> target tokens; the checkpoint carries both vocabularies, so it translates alone."""
+    """Source tokens -> target tokens; the checkpoint carries both vocabularies and how text becomes tokens, so it
+    translates alone."""
 
 
     def __init__(self, model: ModelConfig, optimizer: OptimizerConfig, spec: TranslateSpec,
@@ -48,7 +51,7 @@ class Seq2SeqTask(RecurrentTask):
         for split in ("val", "test"):
             setattr(self, f"{split}_token_acc", MulticlassAccuracy(vocab, average="micro", ignore_index=PAD))
             setattr(self, f"{split}_exact_match", MeanMetric())
-            setattr(self, f"{split}_bleu", BLEUScore())
+            setattr(self, f"{split}_bleu", bleu_metric(spec))
         self.test_exact_greedy = MeanMetric()
         self.test_rows: list[TestRow] = []
 
@@ -84,18 +87,23 @@ class Seq2SeqTask(RecurrentTask):
     def _words(self, ids: list[int]) -> list[str]:
         return [self.spec.target_vocab[i] for i in ids]
 
-    def _score(self, split: str, batch: Batch, predictions: list[list[int]]) -> tuple[list[list[int]], Tensor]:
-        """Update token accuracy, exact match and BLEU of `split`; returns the references and the matches."""
+    def _references(self, split: str, rows: Tensor) -> list[list[list[str]]]:
+        """The reference token lists of each batch row (every target of its source)."""
+        references = self.trainer.datamodule.sets[split].references
+        return [references[row] for row in rows.tolist()]
+
+    def _score(self, split: str, batch: Batch, predictions: list[list[int]]) -> list[list[list[str]]]:
+        """Update token accuracy, exact match and BLEU of `split`; returns the references of each row."""
         loss, logits = self._teacher_forced(batch)
-        target_out = batch[3]
         self.log(f"{split}/loss", loss, prog_bar=split == "val", sync_dist=True)
-        getattr(self, f"{split}_token_acc").update(logits.argmax(-1), target_out)
-        references = until_eos(target_out, EOS)
-        exact = torch.tensor([p == r for p, r in zip(predictions, references)], dtype=torch.float)
+        getattr(self, f"{split}_token_acc").update(logits.argmax(-1), batch[3])
+        references = self._references(split, batch[4])
+        words = [self._words(p) for p in predictions]
+        exact = torch.tensor([w in refs for w, refs in zip(words, references)], dtype=torch.float)
         getattr(self, f"{split}_exact_match").update(exact)
-        getattr(self, f"{split}_bleu").update([bleu_words(self._words(p)) for p in predictions],
-                                              [[bleu_words(self._words(r))] for r in references])
-        return references, exact
+        getattr(self, f"{split}_bleu").update([bleu_text(self.spec, w) for w in words],
+                                              [[bleu_text(self.spec, r) for r in refs] for refs in references])
+        return references
 
     def _log_scores(self, split: str) -> None:
         for name in ("token_acc", "exact_match", "bleu"):
@@ -117,10 +125,11 @@ class Seq2SeqTask(RecurrentTask):
         source, lengths, _, _, rows = batch
         greedy, _ = self.greedy(source, lengths)
         predictions = self(source, lengths) if self.decode_cfg.beam_size > 1 else greedy
-        references, exact = self._score("test", batch, predictions)
-        self.test_exact_greedy.update(torch.tensor([g == r for g, r in zip(greedy, references)], dtype=torch.float))
-        for row, length, prediction, reference in zip(rows.tolist(), lengths.tolist(), predictions, references):
-            self.test_rows.append(TestRow(row, length, self._words(prediction), self._words(reference)))
+        references = self._score("test", batch, predictions)
+        self.test_exact_greedy.update(torch.tensor([self._words(g) in refs for g, refs in zip(greedy, references)],
+                                                   dtype=torch.float))
+        for row, length, prediction, refs in zip(rows.tolist(), lengths.tolist(), predictions, references):
+            self.test_rows.append(TestRow(row, length, self._words(prediction), refs))
 
     def on_test_epoch_end(self) -> None:
         self._log_scores("test")
@@ -128,9 +137,9 @@ class Seq2SeqTask(RecurrentTask):
         self.test_exact_greedy.reset()
         pairs = self.trainer.datamodule.test_pairs()
         cfg = self.trainer.datamodule.cfg
-        buckets = by_length(self.test_rows)
+        buckets = by_length(self.test_rows, self.spec)
         self.test_report = {"decode": asdict(self.decode_cfg), "by_length": buckets,
-                            "examples": [row.example(pairs, self.spec.pairs) for row in self.test_rows[:cfg.examples]]}
+                            "examples": [row.example(pairs, self.spec) for row in self.test_rows[:cfg.examples]]}
         self.test_files = {"translations.md": translations_markdown(self.test_report["examples"]),
                            "by_length.md": by_length_markdown(buckets)}
         self.test_figures = {"accuracy_by_length": by_length_figure(buckets)}
