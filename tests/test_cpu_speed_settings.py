@@ -134,3 +134,14 @@ def test_a_resumed_fit_leaves_out_its_own_warmup_batches(monkeypatch):
         resumed.on_train_batch_end(None, None, None, (torch.zeros(8),), 0)
     assert resumed.batches == 6
     assert resumed.samples_per_second == pytest.approx(8.0)  # 4 steady batches of 8 in 4 s
+
+
+def test_the_cosine_schedule_warms_up_then_decays_to_its_floor():
+    from rnnlab.tasks.base import cosine_with_warmup
+
+    factor = cosine_with_warmup(total_steps=100, warmup_fraction=0.1, min_fraction=0.1)
+    assert factor(0) == pytest.approx(0.1) and factor(9) == pytest.approx(1.0)
+    assert factor(10) == pytest.approx(1.0) and factor(55) == pytest.approx(0.55)
+    assert factor(100) == pytest.approx(0.1) and factor(500) == pytest.approx(0.1)
+    assert [factor(s) for s in range(10, 101)] == sorted((factor(s) for s in range(10, 101)), reverse=True)
+    assert cosine_with_warmup(10, 0.0, 0.0)(0) == pytest.approx(1.0)

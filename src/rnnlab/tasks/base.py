@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,20 @@ from rnnlab.tasks.registry import get_task
 
 OPTIMIZER_CLASSES: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 FUSED_DEVICES = ("cpu", "cuda")  # where torch has fused Adam/AdamW kernels
+
+
+def cosine_with_warmup(total_steps: int, warmup_fraction: float, min_fraction: float) -> Callable[[int], float]:
+    """Learning-rate factor of step s: a linear rise over the warm-up, then a cosine from 1 down to `min_fraction`
+    at the last step (nanoGPT's and most language-model recipes' schedule)."""
+    warmup = int(total_steps * warmup_fraction)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return min_fraction + (1 - min_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
 
 
 class RecurrentTask(pl.LightningModule):
@@ -64,6 +79,10 @@ class RecurrentTask(pl.LightningModule):
                 optimizer, max_lr=cfg.lr, total_steps=int(self.trainer.estimated_stepping_batches),
                 pct_start=cfg.warmup_fraction,
             )
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        if cfg.scheduler == "cosine":
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(
+                int(self.trainer.estimated_stepping_batches), cfg.warmup_fraction, cfg.min_lr_fraction))
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode=self.mode, factor=cfg.plateau_factor, patience=cfg.plateau_patience

@@ -8,7 +8,7 @@ from rnnlab.checks import at_least, choice
 from rnnlab.errors import UserError
 
 OPTIMIZERS = ("adam", "adamw")
-SCHEDULERS = ("plateau", "onecycle", "none")
+SCHEDULERS = ("plateau", "onecycle", "cosine", "none")
 
 
 @dataclass
@@ -21,6 +21,7 @@ class OptimizerConfig:
     plateau_factor: float = 0.5
     plateau_patience: int = 2
     warmup_fraction: float = 0.3
+    min_lr_fraction: float = 0.1
     fused: bool = True
 
     def check(self) -> None:
@@ -34,5 +35,8 @@ class OptimizerConfig:
         if not 0 < self.plateau_factor < 1:
             raise UserError(f"optimizer.plateau_factor={self.plateau_factor} is not valid; use a value in (0, 1)")
         at_least("optimizer.plateau_patience", self.plateau_patience, 0)
-        if not 0 < self.warmup_fraction < 1:
-            raise UserError(f"optimizer.warmup_fraction={self.warmup_fraction} is not valid; use a value in (0, 1)")
+        if not 0 <= self.warmup_fraction < 1 or (self.scheduler == "onecycle" and self.warmup_fraction == 0):
+            raise UserError(f"optimizer.warmup_fraction={self.warmup_fraction} is not valid; use a value in "
+                            f"{'(0, 1) with onecycle' if self.scheduler == 'onecycle' else '[0, 1)'}")
+        if not 0 <= self.min_lr_fraction <= 1:
+            raise UserError(f"optimizer.min_lr_fraction={self.min_lr_fraction} is not valid; use a value in [0, 1]")
