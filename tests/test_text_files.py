@@ -112,6 +112,9 @@ def test_csv_fields_may_hold_quoted_commas_and_newlines_and_the_delimiter_is_sni
         found = read_labelled_files(compose_config(tmp_path, "data=text", f"data.path={path}",
                                                    "data.text_column=body", "data.label_column=kind")[0].data)
         assert found["train"].texts[:2] == [rows[0][0], rows[1][0]] and found["train"].labels[:2] == ["sport", "tech"]
+    given = compose_config(tmp_path, "data=text", f"data.path={path}", "data.delimiter=|", "data.text_column=body",
+                           "data.label_column=kind")[0].data  # the last file, told instead of sniffed
+    assert read_labelled_files(given)["train"].texts[1] == rows[1][0]
 
 
 def test_tsv_jsonl_and_folders_read_the_same_texts(tmp_path):
@@ -128,12 +131,13 @@ def test_tsv_jsonl_and_folders_read_the_same_texts(tmp_path):
 def test_split_files_in_a_folder_are_read_as_those_splits(tmp_path):
     folder = tmp_path / "splits"
     folder.mkdir()
-    write_csv(folder / "train.csv", topic_texts({"sport": 8, "tech": 6}, seed=1))
+    write_csv(folder / "train.csv", topic_texts({"sport": 7, "tech": 6}, seed=1) + [("l'équipe a gagné", "sport")])
     write_csv(folder / "dev.csv", topic_texts({"sport": 3, "tech": 2}, seed=2))
     write_jsonl(folder / "test.jsonl", topic_texts({"sport": 4, "tech": 4}, seed=3), label_key="label")
     data = read(tmp_path, f"data.path={folder}")
     assert {split: len(s) for split, s in data.sets.items()} == {"train": 14, "val": 5, "test": 8}
     assert data.spec.labels == ["sport", "tech"] and data.train_counts == {"sport": 8, "tech": 6}
+    assert {"l'équipe", "gagné"} <= set(data.spec.vocab["words"])  # data=text's tokens: any script
 
 
 def test_without_split_files_val_and_test_are_carved_stratified_and_the_test_split_stays_across_seeds(tmp_path):
