@@ -16,9 +16,9 @@ from rnnlab.data.batches import LengthBuckets
 from rnnlab.data.text import OOV_ID, PAD_ID
 from rnnlab.run.predict import load_checkpoint, load_task
 from rnnlab.run.predict import main as predict_main
-from rnnlab.tasks.classify.data import ImdbData
-from rnnlab.tasks.classify.predict import probabilities
-from rnnlab.tasks.classify.schema import ImdbDataConfig
+from rnnlab.tasks.classify.data import ClassifyData
+from rnnlab.tasks.classify.predict import class_probabilities
+from rnnlab.tasks.classify.schema import ClassifyDataConfig
 from rnnlab.tasks.classify.task import align_left
 
 CONF_MODELS = sorted(path.stem for path in (Path(__file__).parents[1] / "conf" / "model").glob("*.yaml"))
@@ -55,7 +55,8 @@ def imdb(folder: Path, tmp_path: Path, *overrides: str) -> list[str]:
 
 def test_vocabulary_comes_from_training_reviews_only(tmp_path):
     folder = write_imdb_folder(tmp_path / "data")
-    data = ImdbData(ImdbDataConfig(path=str(folder), cache_dir=str(tmp_path / "cache"), val_fraction=0.34), seed=0)
+    data = ClassifyData(ClassifyDataConfig(path=str(folder), cache_dir=str(tmp_path / "cache"), val_fraction=0.34),
+                        seed=0)
     data.setup()
     words = data.spec.vocab["words"]
     assert words[PAD_ID] == "<pad>" and words[OOV_ID] == "<oov>"
@@ -66,8 +67,9 @@ def test_vocabulary_comes_from_training_reviews_only(tmp_path):
 
 def test_batches_are_trimmed_to_their_longest_review_on_the_padded_side(reviews_folder, tmp_path):
     for pad in ("pre", "post"):
-        cfg = ImdbDataConfig(path=str(reviews_folder), cache_dir=str(tmp_path / "cache"), pad=pad, batch_size=32)
-        data = ImdbData(cfg, seed=0)
+        cfg = ClassifyDataConfig(path=str(reviews_folder), cache_dir=str(tmp_path / "cache"), pad=pad,
+                                 batch_size=32)
+        data = ClassifyData(cfg, seed=0)
         data.setup()
         tokens, lengths, labels, rows = next(iter(data.train_dataloader()))
         assert tokens.shape[1] == lengths.max() and tokens.shape[0] == len(labels) == len(rows) == 32
@@ -77,8 +79,8 @@ def test_batches_are_trimmed_to_their_longest_review_on_the_padded_side(reviews_
 
 
 def test_evaluation_batches_hold_both_labels(reviews_folder, tmp_path):
-    data = ImdbData(ImdbDataConfig(path=str(reviews_folder), cache_dir=str(tmp_path / "cache"), batch_size=16,
-                                   bucket_by_length=False), seed=0)
+    data = ClassifyData(ClassifyDataConfig(path=str(reviews_folder), cache_dir=str(tmp_path / "cache"),
+                                           batch_size=16, bucket_by_length=False), seed=0)
     data.setup()
     for loader in (data.val_dataloader(), data.test_dataloader()):
         labels = next(iter(loader))[2]
@@ -124,8 +126,9 @@ def test_every_model_config_classifies_reviews(reviews_folder, tmp_path, model):
     module = load_task(load_checkpoint(run_dir / "checkpoints" / "last.ckpt"))
     tokens = torch.randint(2, len(module.spec.vocab["words"]), (3, 9))
     assert module(tokens, torch.tensor([9, 4, 1])).shape == (3,)
-    found = probabilities(module, ["a wonderful film", "dull", "the plot of the movie was a story"])
-    assert len(found) == 3 and all(0 <= p <= 1 for p in found)
+    found = class_probabilities(module, ["a wonderful film", "dull", "the plot of the movie was a story"])
+    assert found.shape == (3, 2) and ((0 <= found) & (found <= 1)).all()
+    assert torch.allclose(found.sum(1), torch.ones(3))
 
 
 @pytest.mark.parametrize("pad, scheduler", [("pre", "plateau"), ("post", "onecycle")])
@@ -146,12 +149,14 @@ def test_an_lstm_learns_the_sentiment_and_predict_reads_its_checkpoint(reviews_f
     assert wrong.startswith("# Most confidently wrong")
     predict_main([f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}", "text=a wonderful superb film, loved it"])
     predict_main([f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}", "text=boring and awful, I hated it"])
-    lines = capsys.readouterr().out.strip().splitlines()[-2:]
+    lines = capsys.readouterr().out.strip().splitlines()[-4::3]  # each: a header, the column names, the prediction
     assert lines[0].startswith("pos\t") and lines[1].startswith("neg\t")
     texts = tmp_path / "texts.txt"
     texts.write_text("loved it, brilliant\n\ndull dull dull\n")
     predict_main([f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}", f"file={texts}"])
-    assert [line.split("\t")[0] for line in capsys.readouterr().out.strip().splitlines()] == ["pos", "neg"]
+    header, columns, *rows = capsys.readouterr().out.strip().splitlines()  # what the numbers are, column names
+    assert "sigmoid" in header and columns == "class\tP(neg)\tP(pos)\ttext"
+    assert [line.split("\t")[0] for line in rows] == ["pos", "neg"]
 
 
 def test_predict_refuses_empty_text_foreign_checkpoints_and_garbage(tmp_path, capsys):

@@ -17,8 +17,8 @@ from conftest import compose_config, run_in_process
 from imdb_fixture import write_imdb_folder
 from rnnlab.errors import UserError
 from rnnlab.models.config import ModelConfig
-from rnnlab.tasks.classify.data import ClassifySpec, ImdbData
-from rnnlab.tasks.classify.schema import ImdbDataConfig
+from rnnlab.tasks.classify.data import ClassifyData, ClassifySpec
+from rnnlab.tasks.classify.schema import ClassifyDataConfig
 from rnnlab.tasks.classify.task import ClassifyTask
 from rnnlab.tasks.forecast.task import ForecastTask
 from rnnlab.tasks.optimizer import OptimizerConfig
@@ -59,7 +59,8 @@ def test_training_loss_scalars_are_those_of_logging_every_step(tmp_path, monkeyp
 
 def test_a_batch_is_the_stack_of_its_reviews(tmp_path):
     folder = write_imdb_folder(tmp_path / "data", sentiment_reviews({"train": 40, "test": 10}))
-    data = ImdbData(ImdbDataConfig(path=str(folder), cache_dir=str(tmp_path / "cache"), batch_size=8), seed=0)
+    data = ClassifyData(ClassifyDataConfig(path=str(folder), cache_dir=str(tmp_path / "cache"), batch_size=8),
+                        seed=0)
     data.setup()
     reviews = data.sets["train"]
     indices = [5, 0, 17, 3]

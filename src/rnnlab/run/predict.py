@@ -1,9 +1,9 @@
 """`python -m rnnlab.predict ckpt=<run>/checkpoints/best.ckpt text="..."` (or file=<texts, one per line>).
 
 The checkpoint names its task; the task's predictor (from the registry) prints a line per text: a text
-classifier (data=imdb) the label and the probability of the positive class, a translation model
-(data=translation) the translation. The checkpoint carries the vocabularies and tokenizer settings, so
-nothing else is needed.
+classifier (data=imdb, data=text) the class and every class's probability, under a header saying what they
+are, a translation model (data=translation) the translation. The checkpoint carries the vocabularies and
+tokenizer settings, so nothing else is needed.
 """
 
 from __future__ import annotations

@@ -106,6 +106,8 @@ def print_summary(run_dir: Path, results: dict[str, Any], console: Console | Non
         if key.startswith("test/"):
             table.add_row(key, f"{value:.4f}")
     console.print(table)
+    if results.get("report", {}).get("table"):  # the task's per-class table, as plain text
+        console.print(results["report"]["table"], markup=False, highlight=False, soft_wrap=True)
     if results.get("report", {}).get("verdict"):  # the task's own word on how it compares with its baselines
         console.print(results["report"]["verdict"], soft_wrap=True)
     console.print(f"params {results['params']:,} · wall time {results['wall_time_s']:.1f} s · "

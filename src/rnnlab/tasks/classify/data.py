@@ -1,7 +1,9 @@
-"""IMDB sentiment as a LightningDataModule: located, encoded (cached), split, batched by length."""
+"""Labelled texts as a LightningDataModule: read (IMDB located and cached, or the user's files), encoded, split,
+batched by length."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,44 +16,34 @@ from torch.utils.data import DataLoader, Dataset
 from rnnlab.data.archive import default_cache_dir
 from rnnlab.data.batches import LengthBuckets
 from rnnlab.data.splits import EpochShuffle, SplitData, private_generator
-from rnnlab.tasks.classify.imdb import EncodedSplit, load_encoded_imdb, locate_imdb, read_split
-from rnnlab.tasks.classify.schema import ImdbDataConfig
+from rnnlab.data.text import TextSettings, Vocabulary, encode
+from rnnlab.tasks.classify.files import read_labelled_files
+from rnnlab.tasks.classify.imdb import LABELS, EncodedSplit, load_encoded_imdb, locate_imdb, read_split
+from rnnlab.tasks.classify.schema import ClassifyDataConfig
+from rnnlab.tasks.classify.splits import assemble_splits, balanced_weights, class_counts, stratified_split
+
+log = logging.getLogger(__name__)
 
 Batch = tuple[Tensor, Tensor, Tensor, Tensor]  # tokens [B, T], lengths [B], labels [B], review index [B]
 
 
 @dataclass(frozen=True)
 class ClassifySpec:
-    """What a text classifier needs: the vocabulary (with its tokenizer) and how text was encoded."""
+    """What a text classifier needs: the vocabulary (with its tokenizer), how text was encoded, the class names
+    (two: one logit, P(second class) by a sigmoid, as IMDB's; more: a logit per class and a softmax)."""
 
     vocab: dict[str, Any]  # Vocabulary.to_dict(): stored in the checkpoint so prediction needs nothing else
     text: dict[str, Any]  # TextSettings as a dict: max_len, truncate, pad, ...
     embedding_dim: int
     embedding_dropout: float = 0.0
     head_dropout: float = 0.0
-    labels: list[str] = field(default_factory=lambda: ["neg", "pos"])
+    labels: list[str] = field(default_factory=lambda: ["neg", "pos"])  # class names, in the order of the outputs
+    class_weights: list[float] | None = None  # per class, in the loss (data.class_weights=balanced); None: equal
     task: str = "classify"
 
     @property
     def vocab_size(self) -> int:
         return len(self.vocab["words"])
-
-
-def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, val): `fraction` of each label's reviews, drawn with `seed`, go to validation.
-
-    Validation comes in a seeded random order: the archive lists all negative reviews first, and
-    evaluation batches (or a `limit_val_batches` subset) should hold both labels. (Training batches are
-    shuffled by the loader.)
-    """
-    rng = np.random.default_rng(seed)
-    train, val = [], []
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        cut = round(len(members) * fraction)
-        val.append(members[:cut])
-        train.append(members[cut:])
-    return np.sort(np.concatenate(train)), rng.permutation(np.concatenate(val))
 
 
 class ReviewSet(Dataset):
@@ -86,29 +78,53 @@ def trim_padding(pad_side: str):
     return collate
 
 
-class ImdbData(SplitData):
-    """25,000 training reviews (a stratified validation split carved out) and 25,000 test reviews."""
+class ClassifyData(SplitData):
+    """Labelled texts encoded as word ids: the IMDB archive (`format: imdb`) or the user's files (`data=text`).
 
-    def __init__(self, cfg: ImdbDataConfig, seed: int) -> None:
+    IMDB's 25,000 training reviews give a stratified validation split and its 25,000 test reviews the test
+    set; the user's files give whichever splits they hold, the rest carved out stratified (`splits.py`).
+    """
+
+    def __init__(self, cfg: ClassifyDataConfig, seed: int) -> None:
         super().__init__()
         self.cfg, self.seed = cfg, seed
         self.sets: dict[str, ReviewSet] = {}
+        self.train_counts: dict[str, int] = {}  # training texts per class: the imbalance, the majority baseline
 
     def setup(self, stage: str | None = None) -> None:
         if self.sets:
             return
+        settings = self.cfg.text_settings()
+        classes, vocab = self._setup_imdb(settings) if self.cfg.format == "imdb" else self._setup_files(settings)
+        self.train_counts = class_counts(self.sets["train"].labels.numpy(), classes)
+        log.info("training texts per class: %s", ", ".join(f"{c} {n:,}" for c, n in self.train_counts.items()))
+        weights = balanced_weights(self.train_counts) if self.cfg.class_weights == "balanced" else None
+        self.spec = ClassifySpec(vocab.to_dict(), asdict(settings), self.cfg.embedding_dim,
+                                 self.cfg.embedding_dropout, self.cfg.head_dropout, classes, weights)
+
+    def _setup_imdb(self, settings: TextSettings) -> tuple[list[str], Vocabulary]:
         cfg = self.cfg
         cache_dir = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()
         path = Path(cfg.path) if cfg.path else None
         self.root = locate_imdb(path, cache_dir, cfg.url, cfg.sha256, cfg.download)
-        settings = cfg.text_settings()
         encoded = load_encoded_imdb(self.root, settings, cache_dir)
         train, val = stratified_split(encoded.train.labels, cfg.val_fraction, self.seed)
         test = np.random.default_rng(self.seed).permutation(len(encoded.test.labels))  # labels mixed, as above
         self.sets = {"train": ReviewSet(encoded.train, train), "val": ReviewSet(encoded.train, val),
                      "test": ReviewSet(encoded.test, test)}
-        self.spec = ClassifySpec(encoded.vocab.to_dict(), asdict(settings), cfg.embedding_dim,
-                                 cfg.embedding_dropout, cfg.head_dropout)
+        return [name for name, _ in LABELS], encoded.vocab
+
+    def _setup_files(self, settings: TextSettings) -> tuple[list[str], Vocabulary]:
+        splits, classes = assemble_splits(read_labelled_files(self.cfg), self.cfg, self.seed)
+        vocab = Vocabulary.build(splits["train"].texts, settings.vocab_size, settings.tokenizer())
+        rng = np.random.default_rng(self.seed)
+        for split, found in splits.items():
+            tokens, lengths = encode(found.texts, vocab, settings.max_len, settings.truncate, settings.pad)
+            # evaluation files often list one class after another: their rows go in a seeded random order
+            rows = np.arange(len(found.labels)) if split == "train" else rng.permutation(len(found.labels))
+            self.sets[split] = ReviewSet(EncodedSplit(tokens, lengths, found.labels), rows)
+        self.test_split = splits["test"]
+        return classes, vocab
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         reviews = self.sets[split]
@@ -123,5 +139,5 @@ class ImdbData(SplitData):
         return DataLoader(reviews, batch_size=self.cfg.batch_size, sampler=sampler, **common)
 
     def test_texts(self) -> list[str]:
-        """The raw test reviews, indexed like the `rows` of test batches (for the error report)."""
-        return read_split(self.root, "test")[0]
+        """The raw test texts, indexed like the `rows` of test batches (for the error report)."""
+        return read_split(self.root, "test")[0] if self.cfg.format == "imdb" else self.test_split.texts
