@@ -100,8 +100,8 @@ def main() -> None:
         rows.append((key, measure(*key, args)))
         print(table(rows[-1:]).splitlines()[-1], flush=True)
     worst = max(r["ratio"] for _, r in rows)
-    text = (f"{cpu_name()}; T={args.steps}, I={args.input}, {args.threads} threads, median of {args.rounds} interleaved rounds; "
-            f"worst auto / best: {worst:.2f}\n\n{table(rows)}")
+    text = (f"{cpu_name()}; T={args.steps}, I={args.input}, {args.threads} threads, median of {args.rounds} "
+            f"interleaved rounds; worst auto / best: {worst:.2f}\n\n{table(rows)}")
     print("\n" + text)
     if args.write:
         page = args.write.read_text()
