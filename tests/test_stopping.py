@@ -61,6 +61,17 @@ def test_an_interrupted_run_continues_to_the_metrics_of_an_uninterrupted_one(tmp
     events = EventAccumulator(str(run_dir / "tensorboard"))
     events.Reload()
     assert [event.step for event in events.Scalars("val/loss")] == [e.step for e in _scalars(tmp_path / "whole")]
+    with pytest.raises(UserError, match="holds a finished run .*give a new folder"):
+        run_in_process(tmp_path / "cut", *SHORT)  # a sweep re-run into its own folder: no training on past the end
+    assert json.loads((run_dir / "metrics.json").read_text())["metrics"] == whole["metrics"]
+
+
+def test_a_checkpoint_past_max_epochs_says_how_to_continue(tmp_path):
+    from rnnlab.run.train import check_continuable
+
+    with pytest.raises(UserError, match=r"has trained 27 epochs, more than trainer.max_epochs=25; raise"):
+        check_continuable(tmp_path, {"epoch": 26}, 25)
+    check_continuable(tmp_path, {"epoch": 26}, 26)
 
 
 def _scalars(root):

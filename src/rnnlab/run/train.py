@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 
+from rnnlab.errors import UserError
 from rnnlab.run.board import Board, run_board
 from rnnlab.run.build import build_data, build_task, build_tester, build_trainer
 from rnnlab.run.config import Config
@@ -21,6 +23,19 @@ from rnnlab.tasks.checkpoints import read_checkpoint
 log = logging.getLogger("rnnlab")
 
 
+def check_continuable(run_dir: Path, checkpoint: dict[str, Any], max_epochs: int) -> None:
+    """Refuse to continue a run that has finished (a sweep re-run into its own folder would otherwise train on
+    from its last epoch) or that trained more epochs than `trainer.max_epochs` now allows."""
+    metrics = run_dir / "metrics.json"
+    if metrics.is_file() and json.loads(metrics.read_text()).get("status") == "ok":
+        raise UserError(f"{run_dir} holds a finished run (results in {metrics}); give a new folder "
+                        "(hydra.run.dir=, or hydra.sweep.dir= for a sweep) or delete that one to run again")
+    if checkpoint.get("epoch", 0) > max_epochs:
+        raise UserError(f"{run_dir}/checkpoints/last.ckpt has trained {checkpoint['epoch'] + 1} epochs, more than "
+                        f"trainer.max_epochs={max_epochs}; raise trainer.max_epochs to continue it, or delete the "
+                        "folder to start again")
+
+
 def run(cfg: Config, run_dir: Path, config_tree: dict[str, Any], board: Board | None = None) -> dict[str, Any]:
     """Train and test one configuration; returns what metrics.json holds.
 
@@ -29,15 +44,16 @@ def run(cfg: Config, run_dir: Path, config_tree: dict[str, Any], board: Board | 
     metric history and the TensorBoard step all pick up where the last finished epoch left them.
     """
     started = time.perf_counter()
+    resume_from = last_checkpoint(run_dir)
+    if resume_from is not None:
+        check_continuable(run_dir, read_checkpoint(resume_from, f"delete it to train {run_dir} from the start"),
+                          cfg.trainer.max_epochs)
+        log.info("continuing from %s", resume_from)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     data = build_data(cfg)
     task = build_task(cfg, data.spec)
     board = board or run_board(run_dir, [])
     trainer = build_trainer(cfg, task, run_dir, board)
-    resume_from = last_checkpoint(run_dir)
-    if resume_from is not None:
-        read_checkpoint(resume_from, f"delete it to train {run_dir} from the start")
-        log.info("continuing from %s", resume_from)
     try:
         trainer.fit(task, datamodule=data, ckpt_path=resume_from, weights_only=True)
     except INTERRUPTIONS:  # SIGTERM: Lightning stops with exit status 0, which would look like success
