@@ -38,6 +38,7 @@ class Table:
     lines: np.ndarray  # the file line of each row (the header is line 1)
     delimiter: str
     how: str  # "sniffed" | "given" | "assumed"
+    first_line: str  # the header line as written, shown when the delimiter seems wrong
 
     def cells(self, name: str) -> list[str]:
         index = self.header.index(name)
@@ -67,7 +68,7 @@ def read_table(path: str, delimiter: str | None) -> Table:
             lines.append(reader.line_num)
     if len(rows) < 2:
         raise UserError(f"data.csv_path '{path}' has no rows; give a CSV with a header row and values below it")
-    return Table(path, rows[0], rows[1:], np.asarray(lines[1:]), delimiter, how)
+    return Table(path, rows[0], rows[1:], np.asarray(lines[1:]), delimiter, how, text.splitlines()[0])
 
 
 def read_csv(path: str, column: str | None, *, delimiter: str | None = None, date_column: str | None = None,
@@ -86,8 +87,9 @@ def read_csv(path: str, column: str | None, *, delimiter: str | None = None, dat
 
 def _require_column(table: Table, name: str, key: str) -> None:
     if name not in table.header:
-        raise UserError(f"{key} '{name}' is not in {table.path} ({table.delimiter_note()}); "
-                        f"choose one of {', '.join(table.header)}")
+        # one column found: most likely the wrong delimiter, so say which one was used
+        note = f" ({table.delimiter_note()})" if len(table.header) == 1 else ""
+        raise UserError(f"{key} '{name}' is not in {table.path}{note}; choose one of {', '.join(table.header)}")
 
 
 def _is_missing(cell: str) -> bool:
@@ -107,7 +109,7 @@ def _only_numeric_column(table: Table) -> str:
     if not candidates:
         raise UserError(
             f"{table.path} has no numeric column when {table.delimiter_note()}; header found: "
-            f"{table.delimiter.join(table.header)!r}; set data.delimiter to the file's delimiter "
+            f"{table.first_line!r}; set data.delimiter to the file's delimiter "
             "or data.column to the column to forecast"
         )
     if len(candidates) != 1:

@@ -81,14 +81,23 @@ def fit_scaler(train_values: np.ndarray, kind: str) -> tuple[float, float]:
 
 def _check_window_counts(cfg: StockDataConfig, series: Series, windows: dict[str, Windows]) -> None:
     """Every split needs data.min_windows windows: metrics from a handful of windows mean little."""
-    few = {name: len(windows[name].starts) for name in SPLITS if len(windows[name].starts) < cfg.min_windows}
-    if few:
-        counts = ", ".join(f"{count} {name}" for name, count in few.items())
+    counts = {name: len(windows[name].starts) for name in SPLITS}
+    where = f"in a series of {len(series.values)} points ({series.source})"
+    empty = [name for name in SPLITS if counts[name] == 0]
+    if empty:
         raise UserError(
-            f"data.seq_len={cfg.seq_len} with data.horizon={cfg.horizon} leaves {counts} windows (fewer than "
-            f"data.min_windows={cfg.min_windows}) in a series of {len(series.values)} points ({series.source}); "
-            "lower data.seq_len, raise data.val_fraction/data.test_fraction for those splits, or use a longer "
-            "series (data.length, or more rows in the CSV)"
+            f"data.seq_len={cfg.seq_len} with data.horizon={cfg.horizon} leaves no {'/'.join(empty)} windows "
+            f"{where}; lower data.seq_len or use a longer series (data.length, or more rows in the CSV)"
+        )
+    few = {name: count for name, count in counts.items() if count < cfg.min_windows}
+    if few:
+        shown = ", ".join(f"{count} {name}" for name, count in few.items())
+        fixes = [f"raise data.{name}_fraction" for name in few if name != "train"]
+        fixes += ["lower data.val_fraction and data.test_fraction"] if "train" in few else []
+        raise UserError(
+            f"data.seq_len={cfg.seq_len} with data.horizon={cfg.horizon} leaves only {shown} windows {where}, "
+            f"fewer than data.min_windows={cfg.min_windows}; use a longer series, lower data.seq_len, "
+            f"{' or '.join(fixes)}"
         )
 
 
