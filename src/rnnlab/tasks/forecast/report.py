@@ -67,7 +67,7 @@ def compare_with_baselines(metrics: dict[str, float], seq_len: int, season: int 
     if ratio > 1:
         if scaling == "levels":
             hints.append("data.scaling=differences (log-differences for a positive series growing by percentages)")
-        if season is not None and seq_len <= season:
+        if season is not None and seq_len < season:
             hints.append(f"data.seq_len={2 * season} (two seasons of {season}: the window must reach last season)")
         elif season is None:
             hints.append(f"a longer data.seq_len (now {seq_len})")
