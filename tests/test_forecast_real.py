@@ -74,6 +74,16 @@ def test_daily_dates_give_a_season_of_7_and_an_explicit_season_wins(tmp_path):
     assert "seasonal_naive" not in make_data(csv_path=str(path), seq_len=5, season=1).reference_forecasts()
 
 
+def test_trading_days_skip_weekends_without_gaps_and_have_a_season_of_5(tmp_path):
+    days = np.busday_offset("2020-01-02", np.arange(80)).tolist()
+    del days[40]  # a holiday
+    path = tmp_path / "prices.csv"
+    path.write_text("Date,Close\n" + "".join(f"{day},{100 + i % 5}\n" for i, day in enumerate(days)))
+    data = make_data(csv_path=str(path), seq_len=5)
+    dates = data.summary["dates"]
+    assert (dates["frequency"], dates["gaps"], dates["missing_points"], data.season) == ("business-daily", 1, 1, 5)
+
+
 def test_a_gap_in_the_dates_is_warned_about_and_reported(tmp_path, caplog):
     dates = months(62)
     del dates[30:32]  # 1962-07 and 1962-08 are missing
@@ -94,6 +104,17 @@ def test_dates_out_of_order_or_repeated_name_the_line(tmp_path):
     dates[20] = dates[19]
     with pytest.raises(UserError, match=r"line 22: the date 1961-08-01 repeats line 21's; keep one row per date"):
         make_data(csv_path=write_monthly(tmp_path / "doubled.csv", SEASONAL[:60], dates), seq_len=6)
+
+
+def test_bad_dates_on_the_command_line_end_in_one_line_without_a_traceback(cli, tmp_path):
+    dates = months(60)
+    dates[10], dates[11] = dates[11], dates[10]
+    path = write_monthly(tmp_path / "shuffled.csv", SEASONAL[:60], dates)
+    result = cli(f"data.csv_path={path}", "data.seq_len=6")
+    assert result.returncode == 2 and "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"rnnlab: error: {path} line 13: the date 1960-11-01 comes after 1960-12-01 on line 12; "
+        "sort the file by date (oldest first)")
 
 
 def test_a_date_column_that_is_not_a_date_names_the_line(tmp_path):
@@ -238,19 +259,23 @@ def test_log_differences_read_and_return_original_units(tmp_path):
 def test_a_losing_model_is_warned_with_the_best_baseline_the_ratio_and_what_to_try():
     metrics = {"test/rmse": 6.0, "test/naive_rmse": 8.0, "test/seasonal_naive_rmse": 4.0, "test/drift_rmse": 9.0,
                "test/linear_rmse": 5.0, "test/noise_floor_rmse": 1.0}
-    comparison = compare_with_baselines(metrics, seq_len=6, season=12, scaling="levels")
+    comparison = compare_with_baselines(metrics, seq_len=6, season=12, scaling="levels", train_windows=90)
     assert (comparison["best_baseline"], comparison["rmse_ratio"], comparison["loses"]) == ("seasonal_naive", 1.5,
                                                                                            True)
     assert comparison["verdict"].startswith("warning: the model loses to the seasonal naive baseline: test RMSE 6 "
                                             "is 1.50x its 4; try data.scaling=differences")
     assert "data.seq_len=24 (two seasons of 12" in comparison["verdict"]
-    winning = compare_with_baselines({**metrics, "test/rmse": 3.0}, seq_len=24, season=12, scaling="differences")
+    assert comparison["verdict"].endswith("a smaller model.hidden_size (only 90 training windows)")
+    winning = compare_with_baselines({**metrics, "test/rmse": 3.0}, seq_len=24, season=12, scaling="differences",
+                                     train_windows=90)
     assert not winning["loses"] and winning["hints"] == []
     assert winning["verdict"] == "the model beats every baseline: test RMSE 3 is 0.75x the best baseline's " \
                                  "(seasonal naive, 4)"
     tie = compare_with_baselines({"test/rmse": 1.01, "test/naive_rmse": 1.0, "test/drift_rmse": 1.1,
-                                  "test/linear_rmse": 1.0001}, seq_len=20, season=None, scaling="differences")
+                                  "test/linear_rmse": 1.0001}, seq_len=20, season=None, scaling="differences",
+                                 train_windows=1000)
     assert "(within 2% of the last value: a tie" in tie["verdict"]
+    assert tie["hints"] == ["a longer data.seq_len (now 20)", "more training (trainer.max_epochs, callbacks.patience)"]
 
 
 def test_a_run_on_a_monthly_csv_reports_dates_season_baselines_steps_and_its_verdict(tmp_path, capsys):

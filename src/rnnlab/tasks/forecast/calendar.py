@@ -64,7 +64,7 @@ class Calendar:
 
     first: str
     last: str
-    frequency: str  # hourly | daily | weekly | monthly | quarterly | yearly | irregular
+    frequency: str  # hourly | daily | business-daily | weekly | monthly | quarterly | yearly | irregular
     season: int | None  # the usual season of that frequency (12 for monthly), None when unknown
     gaps: list[str]  # the first SHOWN_GAPS gaps, "after 1960-03: 2 missing"
     gap_count: int
@@ -89,6 +89,9 @@ def describe_dates(dates: np.ndarray) -> Calendar:
             if month_step is not None and abs(median - month_step * 30.44 * DAY) < 3 * DAY * month_step:
                 frequency, season, missed = name, implied, months // month_step - 1
                 break
+    days = dates.astype("datetime64[D]")
+    if frequency == "daily" and np.is_busday(days).all():  # trading days: weekends are not gaps
+        frequency, season, missed = "business-daily", 5, np.busday_count(days[:-1], days[1:]) - 1
     gap_at = np.flatnonzero(missed > 0)
     gaps = [f"after {_show(dates[i])}: {int(missed[i])} missing" for i in gap_at[:SHOWN_GAPS]]
     return Calendar(_show(dates[0]), _show(dates[-1]), frequency, season, gaps, len(gap_at), int(missed[gap_at].sum()))

@@ -12,6 +12,7 @@ from rnnlab.figures import line_figure
 
 BASELINE_LABELS = {"naive": "naive (last value)", "seasonal_naive": "seasonal naive", "drift": "drift",
                    "linear": "linear AR", "oracle": "noise floor"}
+SHORT = 500  # fewer training windows than this: a small model is more likely to help than a longer training
 TIE = 1.02  # within 2% of the naive forecast: a tie, the best possible on a random walk
 
 
@@ -55,8 +56,8 @@ def per_step_figure(per_step: dict[str, list[float]]) -> Figure:
     return line_figure("Error per step ahead on the test windows", "steps ahead", "RMSE", lines)
 
 
-def compare_with_baselines(metrics: dict[str, float], seq_len: int, season: int | None,
-                           scaling: str) -> dict[str, Any]:
+def compare_with_baselines(metrics: dict[str, float], seq_len: int, season: int | None, scaling: str,
+                           train_windows: int) -> dict[str, Any]:
     """The best baseline by test RMSE and the model's ratio to it; when the model loses, the options most
     likely to help, picked from what the run used."""
     baselines = {name: metrics[f"test/{name}_rmse"] for name in BASELINE_LABELS
@@ -71,7 +72,8 @@ def compare_with_baselines(metrics: dict[str, float], seq_len: int, season: int 
             hints.append(f"data.seq_len={2 * season} (two seasons of {season}: the window must reach last season)")
         elif season is None:
             hints.append(f"a longer data.seq_len (now {seq_len})")
-        hints.append("more training (trainer.max_epochs) or a smaller model.hidden_size on a short series")
+        hints.append(f"a smaller model.hidden_size (only {train_windows} training windows)" if train_windows < SHORT
+                     else "more training (trainer.max_epochs, callbacks.patience)")
     label = BASELINE_LABELS[best]
     if ratio <= 1:
         verdict = (f"the model beats every baseline: test RMSE {metrics['test/rmse']:.4g} is {ratio:.2f}x the best "

@@ -100,7 +100,7 @@ class ForecastTask(RecurrentTask):
         self.test_report["series"] = data.summary
         self.test_report["rollout"] = self._rollout_report(*data.rollout_windows())
         comparison = compare_with_baselines(metrics, self.spec.seq_len, data.season,
-                                            data.summary["scaling"]["chosen"])
+                                            data.summary["scaling"]["chosen"], len(data.windows["train"].starts))
         self.test_report["baselines"] = comparison
         self.test_report["verdict"] = describe_series(data.summary) + "\n" + comparison["verdict"]
         self.test_figures = {
