@@ -14,6 +14,7 @@ from rnnlab.errors import UserError
 from rnnlab.tasks.forecast.baselines import seasonal_naive_forecast
 from rnnlab.tasks.forecast.data import StockData
 from rnnlab.tasks.forecast.report import compare_with_baselines, forecast_figure
+from rnnlab.tasks.forecast.scaling import base_of
 from rnnlab.tasks.forecast.schema import StockDataConfig
 from rnnlab.tasks.forecast.series import read_csv_series
 
@@ -224,18 +225,38 @@ def test_seasonal_naive_is_scored_on_the_models_test_windows(tmp_path):
 # --- scaling --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("values", "chosen"), [
-    (SEASONAL, "levels"),  # stays in its training range: levels, as the sine default
-    (TREND, "differences"),  # leaves the training range additively
-    (GROWTH, "log-differences"),  # grows by percentages
+@pytest.mark.parametrize(("values", "season", "chosen"), [
+    (SEASONAL, 0, "levels"),  # stays in its training range: levels, as the sine default
+    (SEASONAL, None, "seasonal-differences"),  # last year's value forecasts better than last month's
+    (TREND, None, "differences"),  # leaves the training range additively; last year's value lags the trend
+    (GROWTH, None, "log-differences"),  # grows by percentages
 ])
-def test_auto_scaling_chooses_by_the_validation_error_of_a_linear_proxy(tmp_path, values, chosen):
-    data = make_data(csv_path=write_monthly(tmp_path / "sales.csv", values), seq_len=12)
+def test_auto_scaling_chooses_by_the_validation_error_of_a_linear_proxy(tmp_path, values, season, chosen):
+    data = make_data(csv_path=write_monthly(tmp_path / "sales.csv", values), seq_len=12, season=season)
     scaling = data.summary["scaling"]
     assert scaling["requested"] == "auto" and scaling["chosen"] == chosen
-    errors = scaling["validation_proxy_rmse"]
-    assert errors[chosen] == min(errors.values()) or chosen == "levels"
-    assert (data.spec.relative, data.spec.log) == (chosen != "levels", chosen == "log-differences")
+    errors = scaling["validation_rmse"]
+    proxies = {name: errors[name] for name in ("levels", "differences", "log-differences") if name in errors}
+    if chosen == "seasonal-differences":
+        assert errors["seasonal_naive"] < errors["naive"]
+    else:
+        assert errors[chosen] == min(proxies.values()) or chosen == "levels"
+        assert season == 0 or errors["seasonal_naive"] >= errors["naive"]
+    spec = data.spec
+    assert (spec.relative, spec.log, spec.season) == (
+        chosen != "levels", chosen == "log-differences", 12 if chosen == "seasonal-differences" else 0)
+
+
+def test_seasonal_differences_start_from_the_value_one_season_before(tmp_path):
+    inputs = np.arange(12.0)[None, :]
+    np.testing.assert_array_equal(base_of(inputs, 2, 4), [[8, 9]])  # targets 12 and 13: values 8 and 9
+    np.testing.assert_array_equal(base_of(inputs, 2, None), [[11]])
+    path = write_monthly(tmp_path / "sales.csv", SEASONAL)
+    with pytest.raises(UserError, match=r"seasonal-differences needs a season \(data.season, now None\) with "
+                                        r"data.horizon=1 <= season <= data.seq_len=12"):
+        make_data(csv_path=path, seq_len=12, season=0, scaling="seasonal-differences")
+    with pytest.raises(UserError, match=r"<= data.seq_len=6; raise data.seq_len"):
+        make_data(csv_path=path, seq_len=6, scaling="seasonal-differences")
 
 
 def test_the_default_sine_keeps_modelling_levels():
@@ -282,20 +303,21 @@ def test_a_run_on_a_monthly_csv_reports_dates_season_baselines_steps_and_its_ver
     """A barely trained model on a seasonal series: it loses, and says so in the console and metrics.json."""
     path = write_monthly(tmp_path / "sales.csv", SEASONAL)
     results, run_dir = run_in_process(tmp_path, f"data.csv_path={path}", "data.seq_len=12", "data.horizon=2",
-                                      "model.hidden_size=4", "debug=limit", "trainer.max_epochs=1", "logger=none")
+                                      "data.scaling=levels", "model.hidden_size=4", "debug=limit",
+                                      "trainer.max_epochs=1", "logger=none")
     saved = json.loads((run_dir / "metrics.json").read_text())
     metrics = saved["metrics"]
     for name in ("rmse", "naive_rmse", "seasonal_naive_rmse", "drift_rmse", "linear_rmse"):
         assert isinstance(metrics[f"test/{name}"], float), name
     report = saved["report"]
     assert report["series"]["dates"]["frequency"] == "monthly" and report["series"]["season"] == 12
-    assert report["series"]["scaling"]["chosen"] == "levels"
+    assert report["series"]["scaling"]["chosen"] == "levels"  # as asked; auto would take seasonal differences
     assert report["baselines"]["loses"] and report["baselines"]["best_baseline"] == "linear"
     assert len(report["per_step"]["model_rmse"]) == len(report["per_step"]["seasonal_naive_rmse"]) == 2
     assert (run_dir / "figures" / "error_per_step.png").is_file()
     printed = capsys.readouterr().out
     assert "warning: the model loses to the linear AR baseline" in printed
-    assert "monthly 1960-01-01 .. 1971-12-01, no gaps" in printed and "scaling auto -> levels" in printed
+    assert "monthly 1960-01-01 .. 1971-12-01, no gaps" in printed and "scaling levels -> levels" in printed
     assert "RMSE per step ahead" in printed
 
 

@@ -40,6 +40,7 @@ class ForecastSpec:
     input_size: int = 1
     task: str = "forecast"
     log: bool = False  # the model works on log values (data.scaling=log-differences)
+    season: int = 0  # >0: a relative model predicts the change from the value one season before each target
 
     def to_model(self, values: np.ndarray) -> np.ndarray:
         """Values in original units -> what the model reads and predicts."""
@@ -127,14 +128,14 @@ class StockData(SplitData):
         positive = bool((series.values[: bounds["val"][1]] > 0).all())
         scaling, proxy_errors = choose_scaling(
             cfg.scaling, (windows["train"].inputs, windows["train"].targets),
-            (windows["val"].inputs, windows["val"].targets), train_values, positive)
+            (windows["val"].inputs, windows["val"].targets), train_values, positive, self.season)
         self.summary["scaling"] = {"requested": cfg.scaling, "chosen": scaling.name,
-                                   "validation_proxy_rmse": proxy_errors}
+                                   "validation_rmse": proxy_errors}
         log.info("data.scaling=%s: the model sees %s", cfg.scaling, scaling.name)
         shift, scale = fit_scaler(np.log(train_values) if scaling.log else train_values, cfg.scaler)
         mase_scale = float(np.abs(np.diff(train_values)).mean()) or 1.0
         self.spec = ForecastSpec(cfg.seq_len, cfg.horizon, shift, scale, mase_scale, scaling.relative,
-                                 log=scaling.log)
+                                 log=scaling.log, season=self.season if scaling.seasonal else 0)
         self.series, self.windows, self.bounds = series, windows, bounds
 
     def _season(self, series: Series, train_points: int) -> int | None:

@@ -99,7 +99,7 @@ def describe_series(summary: dict[str, Any]) -> str:
         parts.append(f"{summary['missing']['count']} missing values ({summary['missing']['policy']})")
     parts.append(f"season {summary['season'] or 'none'}")
     scaling = summary["scaling"]
-    proxies = ", ".join(f"{name} {value:.4g}" for name, value in scaling["validation_proxy_rmse"].items())
-    parts.append(f"scaling {scaling['requested']} -> {scaling['chosen']} (validation RMSE of the linear proxy: "
-                 f"{proxies})")
+    proxies = ", ".join(f"{name} {value:.4g}" for name, value in scaling["validation_rmse"].items())
+    parts.append(f"scaling {scaling['requested']} -> {scaling['chosen']} (validation RMSE of the linear "
+                 f"proxies and naive forecasts: {proxies})")
     return "; ".join(parts)

@@ -9,7 +9,7 @@ from rnnlab.errors import UserError
 
 GENERATORS = ("sine", "sine_trend", "random_walk", "gbm")
 SCALERS = ("standard", "minmax", "none")
-SCALINGS = ("auto", "levels", "differences", "log-differences")
+SCALINGS = ("auto", "levels", "differences", "log-differences", "seasonal-differences")
 MISSING_POLICIES = ("error", "drop", "ffill", "interpolate")
 MAX_DATE_PARTS = 5  # year, month, day, hour, minute
 

@@ -22,6 +22,7 @@ from rnnlab.tasks.forecast.report import (
     per_step_table,
     rollout_figure,
 )
+from rnnlab.tasks.forecast.scaling import base_of
 from rnnlab.tasks.optimizer import OptimizerConfig
 
 
@@ -51,9 +52,8 @@ class ForecastTask(RecurrentTask):
         if not self.spec.relative:
             _, summary = self.encoder(windows.unsqueeze(-1))
             return self.head(summary)
-        last = windows[:, -1:]
-        _, summary = self.encoder((windows - last).unsqueeze(-1))
-        return last + self.head(summary)
+        _, summary = self.encoder((windows - windows[:, -1:]).unsqueeze(-1))
+        return base_of(windows, self.spec.horizon, self.spec.season) + self.head(summary)
 
     def unscale(self, values: Tensor) -> Tensor:
         """What the model reads and predicts -> original units."""
