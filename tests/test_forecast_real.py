@@ -287,6 +287,8 @@ def test_a_losing_model_is_warned_with_the_best_baseline_the_ratio_and_what_to_t
                                             "is 1.50x its 4; try data.scaling=differences")
     assert "data.seq_len=24 (two seasons of 12" in comparison["verdict"]
     assert comparison["verdict"].endswith("a smaller model.hidden_size (only 90 training windows)")
+    assert compare_with_baselines(metrics, seq_len=24, season=12, scaling="levels", train_windows=90)["hints"][0] \
+        == "data.scaling=seasonal-differences (start from last season's value, which wins here)"
     winning = compare_with_baselines({**metrics, "test/rmse": 3.0}, seq_len=24, season=12, scaling="differences",
                                      train_windows=90)
     assert not winning["loses"] and winning["hints"] == []

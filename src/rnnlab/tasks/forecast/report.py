@@ -66,7 +66,9 @@ def compare_with_baselines(metrics: dict[str, float], seq_len: int, season: int 
     ratio = metrics["test/rmse"] / baselines[best] if baselines[best] > 0 else float("inf")
     hints = []
     if ratio > 1:
-        if scaling == "levels":
+        if best == "seasonal_naive" and scaling != "seasonal-differences" and season is not None and seq_len >= season:
+            hints.append("data.scaling=seasonal-differences (start from last season's value, which wins here)")
+        elif scaling == "levels":
             hints.append("data.scaling=differences (log-differences for a positive series growing by percentages)")
         if season is not None and seq_len < season:
             hints.append(f"data.seq_len={2 * season} (two seasons of {season}: the window must reach last season)")
