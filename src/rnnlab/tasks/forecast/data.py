@@ -124,8 +124,10 @@ class StockData(SplitData):
         _check_window_counts(cfg, series, windows)
         train_values = series.values[: bounds["train"][1]]
         self.summary = {"source": series.source, "points": len(series.values)}
+        if series.missing:
+            self.summary["missing"] = series.missing
         self.season = self._season(series, bounds["train"][1])
-        positive = bool((series.values[: bounds["val"][1]] > 0).all())
+        positive = bool((series.values > 0).all())  # logarithms need every value, test part included
         scaling, proxy_errors = choose_scaling(
             cfg.scaling, (windows["train"].inputs, windows["train"].targets),
             (windows["val"].inputs, windows["val"].targets), train_values, positive, self.season)
@@ -141,8 +143,6 @@ class StockData(SplitData):
     def _season(self, series: Series, train_points: int) -> int | None:
         """`data.season`, or the season the dates imply; None for no season. Notes dates and gaps in `summary`."""
         season = self.cfg.season
-        if series.missing:
-            self.summary["missing"] = series.missing
         if series.dates is not None:
             calendar = describe_dates(series.dates)
             self.summary["dates"] = calendar.report()
