@@ -16,6 +16,14 @@ def drift_forecast(windows: np.ndarray, horizon: int) -> np.ndarray:
     return windows[:, -1:] + slope[:, None] * np.arange(1, horizon + 1)
 
 
+def seasonal_naive_forecast(values: np.ndarray, starts: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    """The value one season before each target (two seasons before when the horizon passes a season):
+    the best simple forecast of a series that repeats every `season` steps. Read from the whole series,
+    so a season longer than the window still has its value."""
+    steps = np.arange(horizon)
+    return values[starts[:, None] + steps - season * (steps // season + 1)]
+
+
 class LinearAutoregression:
     """Least squares from the window (plus an intercept) to the next `horizon` values."""
 

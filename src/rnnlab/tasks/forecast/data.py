@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -10,10 +12,18 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from rnnlab.data.splits import EpochShuffle, SplitData, private_generator
 from rnnlab.errors import UserError
-from rnnlab.tasks.forecast.baselines import LinearAutoregression, drift_forecast, naive_forecast
+from rnnlab.tasks.forecast.baselines import (
+    LinearAutoregression,
+    drift_forecast,
+    naive_forecast,
+    seasonal_naive_forecast,
+)
+from rnnlab.tasks.forecast.calendar import describe_dates
+from rnnlab.tasks.forecast.scaling import choose_scaling
 from rnnlab.tasks.forecast.schema import StockDataConfig
 from rnnlab.tasks.forecast.series import Series, load_series
 
+log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 
 
@@ -29,6 +39,12 @@ class ForecastSpec:
     relative: bool = False  # the model sees windows minus their last value and predicts the change
     input_size: int = 1
     task: str = "forecast"
+    log: bool = False  # the model works on log values (data.scaling=log-differences)
+    season: int = 0  # >0: a relative model predicts the change from the value one season before each target
+
+    def to_model(self, values: np.ndarray) -> np.ndarray:
+        """Values in original units -> what the model reads and predicts."""
+        return ((np.log(values) if self.log else values) - self.shift) / self.scale
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,28 @@ def fit_scaler(train_values: np.ndarray, kind: str) -> tuple[float, float]:
     return shift, scale if scale > 0 else 1.0
 
 
+def _check_window_counts(cfg: StockDataConfig, series: Series, windows: dict[str, Windows]) -> None:
+    """Every split needs data.min_windows windows: metrics from a handful of windows mean little."""
+    counts = {name: len(windows[name].starts) for name in SPLITS}
+    where = f"in a series of {len(series.values)} points ({series.source})"
+    empty = [name for name in SPLITS if counts[name] == 0]
+    if empty:
+        raise UserError(
+            f"data.seq_len={cfg.seq_len} with data.horizon={cfg.horizon} leaves no {'/'.join(empty)} windows "
+            f"{where}; lower data.seq_len or use a longer series (data.length, or more rows in the CSV)"
+        )
+    few = {name: count for name, count in counts.items() if count < cfg.min_windows}
+    if few:
+        shown = ", ".join(f"{count} {name}" for name, count in few.items())
+        fixes = [f"raise data.{name}_fraction" for name in few if name != "train"]
+        fixes += ["lower data.val_fraction and data.test_fraction"] if "train" in few else []
+        raise UserError(
+            f"data.seq_len={cfg.seq_len} with data.horizon={cfg.horizon} leaves only {shown} windows {where}, "
+            f"fewer than data.min_windows={cfg.min_windows}; use a longer series, lower data.seq_len, "
+            f"{' or '.join(fixes)}"
+        )
+
+
 class StockData(SplitData):
     """Sliding windows over a generated or user series; never shuffled across the split."""
 
@@ -73,6 +111,8 @@ class StockData(SplitData):
         self.seed = seed
         self.series: Series | None = None
         self.windows: dict[str, Windows] = {}
+        self.season: int | None = None  # values per season, when the series has one (seasonal-naive baseline)
+        self.summary: dict[str, Any] = {}  # what the series is and how it was read, for metrics.json
 
     def setup(self, stage: str | None = None) -> None:
         if self.series is not None:
@@ -81,21 +121,44 @@ class StockData(SplitData):
         series = load_series(cfg, self.seed)
         bounds = split_bounds(len(series.values), cfg.val_fraction, cfg.test_fraction)
         windows = {name: cut_windows(series.values, *bounds[name], cfg.seq_len, cfg.horizon) for name in SPLITS}
-        empty = [name for name in SPLITS if len(windows[name].starts) == 0]
-        if empty:
-            raise UserError(
-                f"data.seq_len={cfg.seq_len} with data.horizon={cfg.horizon} leaves no {'/'.join(empty)} windows "
-                f"in a series of {len(series.values)} points ({series.source}); lower data.seq_len or use a "
-                "longer series (data.length, or more rows in the CSV)"
-            )
+        _check_window_counts(cfg, series, windows)
         train_values = series.values[: bounds["train"][1]]
-        shift, scale = fit_scaler(train_values, cfg.scaler)
+        self.summary = {"source": series.source, "points": len(series.values)}
+        if series.missing:
+            self.summary["missing"] = series.missing
+        self.season = self._season(series, bounds["train"][1])
+        positive = bool((series.values > 0).all())  # logarithms need every value, test part included
+        scaling, proxy_errors = choose_scaling(
+            cfg.scaling, (windows["train"].inputs, windows["train"].targets),
+            (windows["val"].inputs, windows["val"].targets), train_values, positive, self.season)
+        self.summary["scaling"] = {"requested": cfg.scaling, "chosen": scaling.name,
+                                   "validation_rmse": proxy_errors}
+        log.info("data.scaling=%s: the model sees %s", cfg.scaling, scaling.name)
+        shift, scale = fit_scaler(np.log(train_values) if scaling.log else train_values, cfg.scaler)
         mase_scale = float(np.abs(np.diff(train_values)).mean()) or 1.0
-        self.spec = ForecastSpec(cfg.seq_len, cfg.horizon, shift, scale, mase_scale, cfg.relative)
+        self.spec = ForecastSpec(cfg.seq_len, cfg.horizon, shift, scale, mase_scale, scaling.relative,
+                                 log=scaling.log, season=self.season if scaling.seasonal else 0)
         self.series, self.windows, self.bounds = series, windows, bounds
 
+    def _season(self, series: Series, train_points: int) -> int | None:
+        """`data.season`, or the season the dates imply; None for no season. Notes dates and gaps in `summary`."""
+        season = self.cfg.season
+        if series.dates is not None:
+            calendar = describe_dates(series.dates)
+            self.summary["dates"] = calendar.report()
+            if calendar.gap_count:
+                log.warning("%s: %d gaps in the %s dates (%d points missing), first %s", series.source,
+                            calendar.gap_count, calendar.frequency, calendar.missing_points, calendar.gaps[0])
+            season = calendar.season if season is None else season
+        season = season if season is not None and season > 1 else None
+        if season is not None and season >= train_points:
+            raise UserError(f"data.season={season} is longer than the training part ({train_points} points of "
+                            f"{series.source}); lower data.season (0: none) or use a longer series")
+        self.summary["season"] = season
+        return season
+
     def scale(self, values: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor((values - self.spec.shift) / self.spec.scale, dtype=torch.float32)
+        return torch.as_tensor(self.spec.to_model(values), dtype=torch.float32)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         w = self.windows[split]
@@ -118,6 +181,8 @@ class StockData(SplitData):
             "drift": drift_forecast(test.inputs, horizon),
             "linear": LinearAutoregression(train.inputs, train.targets)(test.inputs),
         }
+        if self.season is not None:
+            forecasts["seasonal_naive"] = seasonal_naive_forecast(self.series.values, test.starts, horizon, self.season)
         if self.series.oracle is not None:
             forecasts["oracle"] = self.series.oracle(self.series.values, test.starts, horizon)
         return forecasts

@@ -9,6 +9,9 @@ from rnnlab.errors import UserError
 
 GENERATORS = ("sine", "sine_trend", "random_walk", "gbm")
 SCALERS = ("standard", "minmax", "none")
+SCALINGS = ("auto", "levels", "differences", "log-differences", "seasonal-differences")
+MISSING_POLICIES = ("error", "drop", "ffill", "interpolate")
+MAX_DATE_PARTS = 5  # year, month, day, hour, minute
 
 
 @dataclass
@@ -26,12 +29,18 @@ class StockDataConfig:
     start_value: float = 100.0
     csv_path: str | None = None
     column: str | None = None
+    delimiter: str | None = None
+    date_column: str | None = None
+    date_parts: list[str] | None = None
+    missing: str = "error"
+    season: int | None = None
     seq_len: int = 20
     horizon: int = 1
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     scaler: str = "standard"
-    relative: bool = False
+    scaling: str = "auto"
+    min_windows: int = 5
     batch_size: int = 32
     rollout_steps: int = 20
     num_workers: int = 0
@@ -51,6 +60,16 @@ class StockDataConfig:
                 "leaves no training data; keep their sum below 1"
             )
         choice("data.scaler", self.scaler, SCALERS)
+        choice("data.scaling", self.scaling, SCALINGS)
+        choice("data.missing", self.missing, MISSING_POLICIES)
+        at_least("data.min_windows", self.min_windows, 1)
+        if self.season is not None:
+            at_least("data.season", self.season, 0)
+        if self.delimiter is not None and len(self.delimiter) != 1:
+            raise UserError(f"data.delimiter={self.delimiter!r} must be one character (',' ';' '\\t' '|')")
+        if self.date_parts is not None and not 1 <= len(self.date_parts) <= MAX_DATE_PARTS:
+            raise UserError(f"data.date_parts={list(self.date_parts)} must name 1 to {MAX_DATE_PARTS} columns: "
+                            "year, month, day, hour, minute, in that order")
         at_least("data.batch_size", self.batch_size, 1)
         at_least("data.rollout_steps", self.rollout_steps, 1)
         at_least("data.num_workers", self.num_workers, 0)

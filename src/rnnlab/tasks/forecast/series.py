@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from rnnlab.errors import UserError
+from rnnlab.tasks.forecast.csv_series import read_csv
 from rnnlab.tasks.forecast.schema import StockDataConfig
 
 # expected(values, starts, horizon) -> [N, horizon]: E[y_{s..s+h-1} | y_{<s}] under the generator.
@@ -21,6 +20,8 @@ class Series:
     values: np.ndarray  # float64 [length]
     source: str  # what the series is, for reports
     oracle: Oracle | None = None  # the forecaster that knows the generating process; None for CSV data
+    dates: np.ndarray | None = None  # datetime64[s] of each value, when the CSV has dates
+    missing: dict[str, object] = field(default_factory=dict)  # missing values found in the CSV, and what was done
 
 
 def generate_series(cfg: StockDataConfig, seed: int) -> Series:
@@ -64,47 +65,15 @@ def _gbm_oracle(step_mean: float, step_std: float) -> Oracle:
     return expected
 
 
-def read_csv_series(path: str, column: str | None) -> Series:
-    """Read one numeric column of a CSV with a header row, in file order."""
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise UserError(f"data.csv_path '{path}' does not exist; give the path of a CSV file with a header row")
-    with file.open(newline="", encoding="utf-8", errors="replace") as handle:
-        rows = list(csv.DictReader(handle))
-    header = list(rows[0].keys()) if rows else []
-    if not header:
-        raise UserError(f"data.csv_path '{path}' has no rows; give a CSV with a header row and values below it")
-    column = column if column is not None else _only_numeric_column(rows, header, path)
-    if column not in header:
-        raise UserError(f"data.column '{column}' is not in {path}; choose one of {', '.join(header)}")
-    values = []
-    for line, row in enumerate(rows, start=2):
-        try:
-            values.append(float(row[column]))
-        except (TypeError, ValueError):
-            raise UserError(
-                f"{path} line {line}: column '{column}' holds {row[column]!r}, not a number; "
-                "clean the file or choose another data.column"
-            ) from None
-    return Series(np.asarray(values, dtype=np.float64), f"{file.name}:{column}")
-
-
-def _only_numeric_column(rows: list[dict[str, str]], header: list[str], path: str) -> str:
-    def numeric(name: str) -> bool:
-        try:
-            float(rows[0][name])
-        except (TypeError, ValueError):
-            return False
-        return True
-
-    candidates = [name for name in header if numeric(name)]
-    if len(candidates) != 1:
-        raise UserError(
-            f"{path} has {len(candidates)} numeric columns ({', '.join(candidates) or 'none'}); "
-            f"choose one with data.column=<name> (columns: {', '.join(header)})"
-        )
-    return candidates[0]
+def read_csv_series(path: str, column: str | None, **options: object) -> Series:
+    """Read one numeric column of a CSV with a header row, in file order, with its dates if it has them
+    (`options`: delimiter, date_column, date_parts, missing, as in `read_csv`)."""
+    table = read_csv(path, column, **options)
+    return Series(table.values, f"{Path(path).name}:{table.column}", dates=table.dates, missing=table.missing)
 
 
 def load_series(cfg: StockDataConfig, seed: int) -> Series:
-    return read_csv_series(cfg.csv_path, cfg.column) if cfg.csv_path else generate_series(cfg, seed)
+    if not cfg.csv_path:
+        return generate_series(cfg, seed)
+    return read_csv_series(cfg.csv_path, cfg.column, delimiter=cfg.delimiter, date_column=cfg.date_column,
+                           date_parts=cfg.date_parts, missing=cfg.missing)

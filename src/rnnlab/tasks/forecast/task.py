@@ -13,7 +13,16 @@ from rnnlab.models.encoder import RecurrentEncoder
 from rnnlab.models.init import initialize_
 from rnnlab.tasks.base import RecurrentTask
 from rnnlab.tasks.forecast.data import ForecastSpec
-from rnnlab.tasks.forecast.report import forecast_figure, rollout_figure
+from rnnlab.tasks.forecast.report import (
+    compare_with_baselines,
+    describe_series,
+    forecast_figure,
+    per_step_figure,
+    per_step_rmse,
+    per_step_table,
+    rollout_figure,
+)
+from rnnlab.tasks.forecast.scaling import base_of
 from rnnlab.tasks.optimizer import OptimizerConfig
 
 
@@ -43,12 +52,13 @@ class ForecastTask(RecurrentTask):
         if not self.spec.relative:
             _, summary = self.encoder(windows.unsqueeze(-1))
             return self.head(summary)
-        last = windows[:, -1:]
-        _, summary = self.encoder((windows - last).unsqueeze(-1))
-        return last + self.head(summary)
+        _, summary = self.encoder((windows - windows[:, -1:]).unsqueeze(-1))
+        return base_of(windows, self.spec.horizon, self.spec.season) + self.head(summary)
 
     def unscale(self, values: Tensor) -> Tensor:
-        return values * self.spec.scale + self.spec.shift
+        """What the model reads and predicts -> original units."""
+        values = values * self.spec.scale + self.spec.shift
+        return values.exp() if self.spec.log else values
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         windows, targets = batch
@@ -85,13 +95,25 @@ class ForecastTask(RecurrentTask):
         if "test/noise_floor_rmse" in metrics:
             metrics["test/rmse_over_noise_floor"] = metrics["test/rmse"] / metrics["test/noise_floor_rmse"]
         self.log_dict(metrics)
+        starts = data.windows["test"].starts[:count]
+        dates = data.series.dates
+        self.test_report["series"] = data.summary
         self.test_report["rollout"] = self._rollout_report(*data.rollout_windows())
+        comparison = compare_with_baselines(metrics, self.spec.seq_len, data.season,
+                                            data.summary["scaling"]["chosen"], len(data.windows["train"].starts))
+        self.test_report["baselines"] = comparison
+        self.test_report["verdict"] = describe_series(data.summary) + "\n" + comparison["verdict"]
         self.test_figures = {
             "forecast_vs_actual": forecast_figure(
-                data.windows["test"].starts[:count], actual, prediction, references
+                dates[starts] if dates is not None else starts, actual, prediction, references
             ),
             "rollout_error": rollout_figure(self.test_report["rollout"]),
         }
+        if self.spec.horizon > 1:
+            per_step = per_step_rmse({"model": prediction, **references}, actual)
+            self.test_report["per_step"] = per_step
+            self.test_report["table"] = per_step_table(per_step)
+            self.test_figures["error_per_step"] = per_step_figure(per_step)
 
     @torch.no_grad()
     def generate(self, windows: Tensor, steps: int) -> Tensor:
@@ -105,7 +127,7 @@ class ForecastTask(RecurrentTask):
 
     def _rollout_report(self, inputs: np.ndarray, actual: np.ndarray) -> dict[str, list[float]]:
         """RMSE per generated step of the autoregressive rollout, beside the naive forecast's."""
-        scaled = torch.as_tensor((inputs - self.spec.shift) / self.spec.scale, dtype=torch.float32, device=self.device)
+        scaled = torch.as_tensor(self.spec.to_model(inputs), dtype=torch.float32, device=self.device)
         generated = self.unscale(self.generate(scaled, actual.shape[1])).double().cpu().numpy()
         naive = np.repeat(inputs[:, -1:], actual.shape[1], axis=1)
         rmse = lambda forecast: np.sqrt(((forecast - actual) ** 2).mean(axis=0)).tolist()  # noqa: E731
