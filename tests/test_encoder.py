@@ -144,7 +144,9 @@ def test_running_in_pieces_with_the_state_carried_equals_running_whole(cell, imp
     params = [x, *encoder.parameters()]
     for got, want in zip(torch.autograd.grad(torch.cat(outputs, dim=1).square().sum(), params),
                          torch.autograd.grad(loss_whole, params), strict=True):
-        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+        # one call per piece sums the weight gradients over the steps in another order than one product over all
+        # of them: fp32 rounding of sums that cancel to ~1e-2 differs by ~1e-5 (seen on an AVX-512 Xeon)
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
 
 
 def test_detached_states_carry_values_but_no_graph():
