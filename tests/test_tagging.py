@@ -17,6 +17,7 @@ from rnnlab.errors import UserError
 from rnnlab.models.crf import LinearChainCRF
 from rnnlab.run.predict import main as predict_main
 from rnnlab.tasks.tagging.conll import Sentence, find_splits, read_columns, read_conllu
+from rnnlab.tasks.tagging.data import UNK
 from rnnlab.tasks.tagging.predict import tokenize
 from rnnlab.tasks.tagging.report import baseline_predictions, bio_spans, span_scores, tag_scores
 from rnnlab.tasks.tagging.schema import TaggingDataConfig
@@ -219,3 +220,23 @@ def test_without_files_the_default_treebank_comes_from_the_cache_or_a_checked_do
         default_treebank(replace(cfg, cache_dir=str(tmp_path / "other"), sha256={"test": "0" * 64}))
     with pytest.raises(UserError, match="downloading is off; copy UD_English-EWT's en_ewt-ud-train.conllu"):
         default_treebank(replace(cfg, cache_dir=str(tmp_path / "empty"), download=False))
+
+
+def test_frequency_word_dropout_drops_rare_words_often_and_frequent_ones_rarely(toy_data, tmp_path):
+    from rnnlab.run.build import build_data, build_task
+
+    config, _ = compose_config(tmp_path, *TOY, f"data.path={toy_data}", "model=bigru", "data.word_dropout=0.25",
+                               "data.word_dropout_mode=frequency")
+    data = build_data(config)
+    data.setup("fit")
+    task = build_task(config, data.spec).train()
+    counts = torch.tensor(data.spec.word_counts, dtype=torch.float32)
+    assert counts[0] == counts[1] == 0 and counts[2] == max(data.train_words.values())  # pad, unk, most frequent
+    torch.testing.assert_close(task.drop_probability, 0.25 / (0.25 + counts))
+    words = torch.tensor([[2] * 4000, [len(data.spec.words) - 1] * 4000])  # the most frequent word, a rare one
+    seen = []
+    task.word_embedding.register_forward_hook(lambda module, args, out: seen.append(args[0]))
+    task.emissions(words, torch.tensor([4000, 4000]), torch.zeros(2, 4000, 1, dtype=torch.long))
+    dropped = (seen[0] == UNK).float().mean(dim=1)
+    rare = 0.25 / (0.25 + counts[-1])
+    assert dropped[0] < 0.01 and abs(dropped[1] - rare) < 0.05

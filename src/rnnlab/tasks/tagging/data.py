@@ -40,6 +40,8 @@ class TaggingSpec:
     dropout: float = 0.0
     crf: bool = False
     task: str = "tagging"
+    word_dropout_mode: str = "uniform"
+    word_counts: tuple[int, ...] = ()  # training count of each word id (word_dropout_mode=frequency only)
 
 
 def vocabulary(counts: Counter, min_count: int) -> list[str]:
@@ -113,9 +115,11 @@ class TaggingData(SplitData):
         word_counts = Counter(word for sentence in train for word in sentence.words)
         char_counts = Counter(char for sentence in train for word in sentence.words for char in word)
         tags = sorted({tag for sentence in train for tag in sentence.tags})
-        self.spec = TaggingSpec(vocabulary(word_counts, cfg.min_count), vocabulary(char_counts, 1), tags,
-                                cfg.embedding_dim, cfg.char_embedding_dim, cfg.char_hidden_size, cfg.word_dropout,
-                                cfg.dropout, cfg.crf)
+        words = vocabulary(word_counts, cfg.min_count)
+        counts = tuple(word_counts.get(word, 0) for word in words) if cfg.word_dropout_mode == "frequency" else ()
+        self.spec = TaggingSpec(words, vocabulary(char_counts, 1), tags, cfg.embedding_dim, cfg.char_embedding_dim,
+                                cfg.char_hidden_size, cfg.word_dropout, cfg.dropout, cfg.crf,
+                                word_dropout_mode=cfg.word_dropout_mode, word_counts=counts)
         self.sets = {split: Encoded(sentences, self.spec, cfg.max_len) for split, sentences in splits.items()}
         self.train_words, self.raw_train = word_counts, train
         self.unseen_tags = Counter(tag for split in ("val", "test") for s in splits[split] for tag in s.tags

@@ -32,6 +32,7 @@ class TaggingDataConfig:
     tag_column: str = "upos"
     min_count: int = 1
     word_dropout: float = 0.25
+    word_dropout_mode: str = "uniform"
     embedding_dim: int = 100
     char_embedding_dim: int = 32
     char_hidden_size: int = 50
@@ -49,6 +50,7 @@ class TaggingDataConfig:
             at_least(f"data.{key}", getattr(self, key), 1)
         if self.max_len is not None:
             at_least("data.max_len", self.max_len, 1)
+        choice("data.word_dropout_mode", self.word_dropout_mode, ("uniform", "frequency"))
         fraction("data.word_dropout", self.word_dropout)
         fraction("data.dropout", self.dropout)
         at_least("data.num_workers", self.num_workers, 0)

@@ -40,6 +40,9 @@ class TaggingTask(RecurrentTask):
         self.encoder = RecurrentEncoder(model, width)
         self.head = nn.Linear(self.encoder.output_size, len(spec.tags))
         self.crf = LinearChainCRF(len(spec.tags)) if spec.crf else None
+        if spec.word_dropout_mode == "frequency":  # alpha / (alpha + count): rare words often, frequent ones rarely
+            counts = torch.tensor(spec.word_counts, dtype=torch.float32)
+            self.register_buffer("drop_probability", spec.word_dropout / (spec.word_dropout + counts), persistent=False)
         initialize_(self, model.init)
         self.val_counts = [0, 0]  # correct, tokens
         self.test_outputs: list[tuple[list[int], list[list[int]]]] = []
@@ -47,7 +50,9 @@ class TaggingTask(RecurrentTask):
     def emissions(self, words: Tensor, lengths: Tensor, chars: Tensor) -> Tensor:
         """Tag scores [B, T, tags] of right-padded sentences."""
         if self.training and self.spec.word_dropout:  # words trained as unknown, so unseen words are handled
-            drop = torch.rand(words.shape, device=words.device) < self.spec.word_dropout
+            chance = self.drop_probability[words] if self.spec.word_dropout_mode == "frequency" \
+                else self.spec.word_dropout
+            drop = torch.rand(words.shape, device=words.device) < chance
             words = words.masked_fill(drop & (words != PAD), UNK)
         vectors = self.word_embedding(words)
         if self.chars is not None:
