@@ -7,11 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from hydra import compose, initialize_config_module
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
+from conftest import run_in_process
+from imdb_fixture import write_imdb_folder
 from rnnlab.run.config import register_schemas
 from rnnlab.run.predict import load_checkpoint, load_task
 from rnnlab.run.predict import main as predict_main
@@ -22,7 +25,6 @@ from rnnlab.tasks.registry import load_tasks, task_of_schema
 
 ROOT = Path(__file__).parents[1]
 TASKS = sorted(load_tasks())
-BEFORE = Path(__file__).parent / "fixtures" / "before_registry"  # written by the code before the registry
 
 
 def data_choices() -> dict[str, list[str]]:
@@ -87,25 +89,68 @@ def test_the_sweep_comparison_shows_each_tasks_headline(name, tmp_path):
     assert write_comparison(sweep, rows, variants) == sweep / "comparison.png"
 
 
-def test_checkpoints_written_before_the_registry_still_predict(capsys):
-    expected = json.loads((BEFORE / "expected.json").read_text())
-    for name, case in expected.items():
-        module = load_task(load_checkpoint(BEFORE / f"{name}.ckpt"))
+# The hyperparameter keys checkpoints carried before the registry (issue 16): later fields must have defaults that
+# keep what such a checkpoint meant.
+BEFORE_KEYS = {
+    "model": {"attention", "bidirectional", "cell", "dropout", "hidden_size", "impl", "init", "layer_norm",
+              "luong_score", "num_layers", "pooling"},
+    "optimizer": {"fused", "lr", "name", "plateau_factor", "plateau_patience", "scheduler", "warmup_fraction",
+                  "weight_decay"},
+    "decode": {"beam_size", "length_penalty", "max_steps", "teacher_forcing"},
+    "forecast": {"horizon", "input_size", "mase_scale", "relative", "scale", "seq_len", "shift", "task"},
+    "classify": {"embedding_dim", "embedding_dropout", "head_dropout", "labels", "task", "text", "vocab"},
+    "translate": {"embedding_dim", "max_target_len", "pairs", "source_vocab", "target_vocab", "task"},
+}
+TINY = ("trainer.max_epochs=1", "model.hidden_size=8", "trainer.num_threads=1", "logger=none")
+
+
+@pytest.fixture(scope="module")
+def before_registry(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    """Per task, a checkpoint trained now and the same rewritten to the layout of checkpoints before the registry."""
+    root = tmp_path_factory.mktemp("before_registry")
+    reviews = write_imdb_folder(root / "imdb")
+    overrides = {"forecast": ("data.length=300",),
+                 "classify": ("data=imdb", f"data.path={reviews}", f"data.cache_dir={root / 'cache'}",
+                              "data.download=false", "data.embedding_dim=8", "data.val_fraction=0.34"),
+                 "translate": ("data=translation", "data.train_size=200", "data.val_size=20", "data.test_size=20")}
+    checkpoints = {}
+    for name, extra in overrides.items():
+        _, run_dir = run_in_process(root / name, *TINY, *extra)
+        current = run_dir / "checkpoints" / "best.ckpt"
+        checkpoint = torch.load(current, weights_only=True)
+        hparams = checkpoint["hyper_parameters"]
+        if name == "forecast":
+            hparams["spec"].setdefault("relative", False)
+        checkpoint["hyper_parameters"] = {section: {key: value for key, value in values.items()
+                                                    if key in BEFORE_KEYS[name if section == "spec" else section]}
+                                          for section, values in hparams.items()}
+        old = root / f"{name}-before.ckpt"
+        torch.save(checkpoint, old)
+        checkpoints[name] = (current, old)
+    return checkpoints
+
+
+TEXTS = {"classify": ["A great movie, loved it.", "Boring and terrible."], "translate": ["sat 9 mar 1991", "3/4/05"]}
+
+
+def test_checkpoints_written_before_the_registry_still_predict(before_registry, capsys):
+    for name, (current, old) in before_registry.items():
+        module = load_task(load_checkpoint(old))
         assert module.spec.task == name
-        for text in case["texts"]:
-            predict_main([f"ckpt={BEFORE / f'{name}.ckpt'}", f"text={text}"])
-        lines = capsys.readouterr().out.splitlines()
-        if name == "classify":  # each prediction: a header, the column names, the classes' probabilities
-            positive = lines[1].split("\t").index("P(pos)")
-            found = [float(line.split("\t")[positive]) for line in lines[2::3]]
-            assert found == pytest.approx(case["probabilities"], abs=1e-4)
-        else:
-            assert [line.split("\t")[0] for line in lines] == case["translations"]
+        torch.testing.assert_close(module.state_dict(), load_task(load_checkpoint(current)).state_dict())
+        if name not in TEXTS:
+            continue
+        printed = {}
+        for path in (current, old):
+            for text in TEXTS[name]:
+                predict_main([f"ckpt={path}", f"text={text}"])
+            printed[path] = capsys.readouterr().out
+        assert printed[old] == printed[current] and printed[old].count(TEXTS[name][0]) >= 1
 
 
-def test_a_task_without_a_predictor_says_which_tasks_predict(capsys):
+def test_a_task_without_a_predictor_says_which_tasks_predict(before_registry, capsys):
     with pytest.raises(SystemExit) as exit_code:
-        predict_main([f"ckpt={BEFORE / 'forecast.ckpt'}", "text=1 2 3"])
+        predict_main([f"ckpt={before_registry['forecast'][1]}", "text=1 2 3"])
     assert exit_code.value.code == 2
     assert capsys.readouterr().err.strip() == ("rnnlab: error: this checkpoint is a forecast model, which "
                                                "rnnlab.predict does not take; it predicts with classify, "
