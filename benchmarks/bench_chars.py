@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from legs import runner_against_loop
 
 HERE = Path(__file__).resolve().parent
 WARMUP = 2  # steps left out, as the runner's throughput_warmup_batches
@@ -93,22 +94,13 @@ def main() -> None:
     shapes = dict(text=args.text.resolve(), cell=args.cell, hidden=args.hidden, layers=args.layers,
                   batches=args.batches, threads=args.threads, bptt=128, streams=64, embedding=64)
     if args.leg == "raw":
-        print(json.dumps({"chars_per_s": raw_loop(**shapes)}))
+        print(json.dumps({"rate": raw_loop(**shapes)}))
         return
     if not args.text.is_file():
         sys.exit(f"no text at {args.text}; give --text <a UTF-8 file>")
-    results: dict[str, list[float]] = {"runner": [], "raw": []}
-    for _ in range(args.rounds):
-        results["runner"].append(runner(**shapes))
-        raw = subprocess.run([sys.executable, __file__, "--leg", "raw", *sys.argv[1:]], capture_output=True,
-                             text=True, check=True)
-        results["raw"].append(json.loads(raw.stdout.strip().splitlines()[-1])["chars_per_s"])
-    ratios = [r / w for r, w in zip(results["runner"], results["raw"])]
-    print(f"| {args.cell.upper()}({args.hidden}) x {args.layers}, B64 x 128, {args.threads} threads | "
-          f"runner {statistics.median(results['runner']):,.0f} | nn.{args.cell.upper()} loop "
-          f"{statistics.median(results['raw']):,.0f} | runner / loop {statistics.median(ratios):.2f}x "
-          f"[{min(ratios):.2f}-{max(ratios):.2f}] |")
-
+    measured = runner_against_loop(lambda: runner(**shapes), __file__, args.rounds)
+    shape = f"{args.cell.upper()}({args.hidden}) x {args.layers}, B64 x 128, {args.threads} threads"
+    print(f"| {shape} (nn.{args.cell.upper()} loop) | {measured} |")
 
 if __name__ == "__main__":
     main()

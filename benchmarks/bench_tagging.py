@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from legs import runner_against_loop
 
 HERE = Path(__file__).resolve().parent
 WARMUP = 3  # steps left out, as the runner's throughput_warmup_batches
@@ -115,21 +116,13 @@ def main() -> None:
     parser.add_argument("--leg", choices=("raw",), help=argparse.SUPPRESS)  # internal: run one raw leg
     args = parser.parse_args()
     if args.leg == "raw":
-        print(json.dumps({"sentences_per_s": raw_loop(args.treebank.resolve(), args.batches, args.threads)}))
+        print(json.dumps({"rate": raw_loop(args.treebank.resolve(), args.batches, args.threads)}))
         return
     if not args.treebank.is_dir():
         sys.exit(f"no treebank at {args.treebank}; give --treebank <a folder holding *-train.conllu>")
-    results: dict[str, list[float]] = {"runner": [], "raw": []}
-    for _ in range(args.rounds):
-        results["runner"].append(runner(args.treebank.resolve(), args.batches, args.threads))
-        raw = subprocess.run([sys.executable, __file__, "--leg", "raw", *sys.argv[1:]], capture_output=True,
-                             text=True, check=True)
-        results["raw"].append(json.loads(raw.stdout.strip().splitlines()[-1])["sentences_per_s"])
-    ratios = [r / w for r, w in zip(results["runner"], results["raw"])]
-    print(f"| pos_ewt tagger, batches of {BATCH}, {args.threads} threads | runner "
-          f"{statistics.median(results['runner']):,.0f} | packed nn.LSTM loop {statistics.median(results['raw']):,.0f} "
-          f"| runner / loop {statistics.median(ratios):.2f}x [{min(ratios):.2f}-{max(ratios):.2f}] |")
-
+    treebank = args.treebank.resolve()
+    measured = runner_against_loop(lambda: runner(treebank, args.batches, args.threads), __file__, args.rounds)
+    print(f"| pos_ewt tagger, batches of {BATCH}, {args.threads} threads (packed nn.LSTM loop) | {measured} |")
 
 if __name__ == "__main__":
     main()

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,3 +102,17 @@ def seconds_to_first_step(archive: Path, threads: int | None) -> float:
         if process.wait() != 0 or seen is None:
             raise RuntimeError(f"no first training step seen in the runner's output:\n{text[-3000:]}")
         return seen
+
+
+def runner_against_loop(runner: Callable[[], float], script: str, rounds: int) -> str:
+    """`runner` (a rate) alternated with this script's own `--leg raw` (a fresh process printing {"rate": ...}) for
+    `rounds` rounds: "runner R | <loop> L | runner / loop X [min-max]" with medians and the per-round ratios."""
+    rates: dict[str, list[float]] = {"runner": [], "raw": []}
+    for _ in range(rounds):
+        rates["runner"].append(runner())
+        raw = _check(subprocess.run([sys.executable, script, "--leg", "raw", *sys.argv[1:]], capture_output=True,
+                                    text=True))
+        rates["raw"].append(json.loads(raw.stdout.strip().splitlines()[-1])["rate"])
+    ratios = [r / w for r, w in zip(rates["runner"], rates["raw"])]
+    return (f"runner {statistics.median(rates['runner']):,.0f} | loop {statistics.median(rates['raw']):,.0f} | "
+            f"runner / loop {statistics.median(ratios):.2f}x [{min(ratios):.2f}-{max(ratios):.2f}]")
