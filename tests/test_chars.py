@@ -27,7 +27,6 @@ from rnnlab.tasks.chars.task import CharLanguageModel
 from rnnlab.tasks.optimizer import OptimizerConfig
 
 PATTERN = "the cat sat on the mat. the dog sat on the log. " * 120  # 5,880 characters that repeat
-BEFORE = Path(__file__).parent / "fixtures" / "before_registry"
 TINY = ("data=chars", "data.batch_size=4", "data.bptt=32", "data.eval_batch_size=2", "data.sample_length=20",
         "data.ngram_order=3", "model.hidden_size=32", "trainer.num_threads=1", "logger=none")
 
@@ -154,9 +153,12 @@ def test_bad_generation_arguments_are_one_line_errors(learned, capsys, arguments
     assert error.count("\n") == 1
 
 
-def test_generate_refuses_a_checkpoint_of_another_task(capsys):
+def test_generate_refuses_a_checkpoint_of_another_task(tmp_path, capsys):
+    _, run_dir = run_in_process(tmp_path, "data.length=300", "trainer.max_epochs=1", "model.hidden_size=8",
+                                "trainer.num_threads=1", "logger=none")
+    capsys.readouterr()
     with pytest.raises(SystemExit):
-        generate_main([f"ckpt={BEFORE / 'forecast.ckpt'}", "prompt=a"])
+        generate_main([f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}", "prompt=a"])
     assert capsys.readouterr().err.strip() == ("rnnlab: error: this checkpoint is a forecast model, which does not "
                                                "generate text; rnnlab.generate takes chars models (data=chars runs)")
 
