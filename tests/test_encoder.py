@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnlab.kernels import compiled
 from rnnlab.models.config import ModelConfig
 from rnnlab.models.encoder import RecurrentEncoder, detach_states
-from rnnlab.models.recurrent import fused_is_faster
 
 B, T, I, H = 4, 7, 3, 8
 
@@ -94,17 +92,11 @@ def test_fused_and_torch_implementations_agree_and_share_checkpoints(cell):
         torch.testing.assert_close(grad_f, grad_t, atol=1e-5, rtol=1e-5)
 
 
-def test_auto_picks_fused_where_it_is_faster_on_cpu():
-    x, lengths = torch.randn(B, T, I), torch.tensor([7, 4, 1, 6])
-    layers = {cell: RecurrentEncoder(ModelConfig(cell=cell, hidden_size=H), input_size=I).layers[0]
-              for cell in ("rnn", "lstm", "gru")}
-    assert all(layer.use_fused(x, None) and layer.use_fused(x, lengths) for layer in layers.values())
+def test_fused_states_stay_fp32_under_bf16_autocast():
+    layer = RecurrentEncoder(ModelConfig(cell="gru", hidden_size=H, impl="fused"), input_size=I).layers[0]
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        # full-length: oneDNN's bf16 LSTM is faster than a time loop of fp32 products, not than AMX tiles
-        assert layers["lstm"].use_fused(x, None) == compiled.amx_tiles()
-        assert layers["lstm"].use_fused(x, lengths)  # packed sequences leave oneDNN
-        assert layers["gru"].use_fused(x, None)
-        assert layers["gru"](x)[0].dtype == torch.float32  # states stay fp32
+        outputs, state = layer(torch.randn(B, T, I))
+    assert outputs.dtype == state.dtype == torch.float32
 
 
 def test_keras_init_sets_orthogonal_recurrent_weights_and_forget_bias_one():
@@ -157,22 +149,3 @@ def test_detached_states_carry_values_but_no_graph():
     assert all(torch.equal(a, b) for s, f in zip(carried, finals) for a, b in zip(s, f))
     with pytest.raises(ValueError, match="one state per layer"):
         encoder.run(torch.randn(B, T, I), state=carried[:1])
-
-
-@pytest.mark.parametrize("cell, batch, hidden, ragged, bf16_without_amx, fused", [
-    ("lstm", 64, 64, False, False, True),    # the IMDB tutorial's LSTM keeps the fused loops
-    ("lstm", 64, 256, False, False, True),   # a character model's
-    ("lstm", 64, 512, False, False, False),  # oneDNN's LSTM at 512 units (0.61x fused on a Xeon, issue 17)
-    ("lstm", 16, 256, False, False, False),  # small batch, wide step: oneDNN
-    ("lstm", 16, 1024, True, False, True),   # packed sequences leave oneDNN at any size
-    ("gru", 256, 1024, False, False, False),
-    ("gru", 256, 512, False, False, True),
-    ("rnn", 256, 1024, False, False, True),
-    ("lstm", 64, 64, False, True, False),    # bf16 LSTM without AMX: oneDNN's bf16 kernels
-    ("gru", 256, 256, False, True, False),
-    ("gru", 64, 512, False, True, True),
-    ("rnn", 64, 1024, True, True, False),
-    ("rnn", 256, 1024, True, True, True),
-])
-def test_auto_follows_the_measured_thresholds(cell, batch, hidden, ragged, bf16_without_amx, fused):
-    assert fused_is_faster(cell, batch, hidden, ragged, bf16_without_amx) is fused

@@ -72,6 +72,12 @@ def _cpu_description() -> str:
     return platform.machine() + "\n" + "\n".join(sorted(set(lines)))
 
 
+@lru_cache(maxsize=1)
+def machine_key() -> str:
+    """A short name for this CPU type (model and flags), for caches of what was measured or built on it."""
+    return hashlib.sha256(_cpu_description().encode()).hexdigest()[:12]
+
+
 def _flag_sets() -> list[list[str]]:
     """Compiler flags to try, fastest first: tuned for this CPU, then portable."""
     native = ["-march=native"] + (["-mprefer-vector-width=512"] if platform.machine() in ("x86_64", "AMD64") else [])

@@ -15,7 +15,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlab.kernels import State, amx_tiles, fused_recurrence
+from rnnlab.kernels import State, fused_recurrence
+from rnnlab.models.impl_choice import choose, shape_key
 
 TORCH_CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 log = logging.getLogger(__name__)
@@ -37,32 +38,14 @@ def last_hidden(state: State) -> Tensor:
     return state[0] if isinstance(state, tuple) else state
 
 
-def fused_is_faster(cell: str, batch: int, hidden: int, ragged: bool, bf16_without_amx: bool) -> bool:
-    """Whether the fused recurrence trains this layer faster than `nn.*` on the CPU, by the thresholds that
-    `python benchmarks/impl_scaling.py` measured (benchmarks/results.md, "Recurrence implementations by
-    shape"). oneDNN's LSTM wins on full-length input when each step's product is wide but its batch small
-    (a 1024-wide layer; B x H up to 8,192), and nn.GRU on the widest batches. Under bf16 autocast without AMX
-    tiles, the fused loops multiply step by step in fp32 while nn.* runs bf16 products: nn.* wins on
-    full-length LSTM and on wide full-length layers, and on 1024-wide ragged ones below 256 rows."""
-    if bf16_without_amx:
-        if not ragged:
-            return cell != "lstm" and batch * hidden < 65_536 and hidden < 1024
-        return hidden < 1024 or batch > 64
-    if ragged:  # nn.* runs packed sequences step by step without oneDNN: the fused loops win at every size
-        return True
-    if cell == "lstm":
-        return hidden < 512 and not (hidden >= 128 and batch * hidden <= 8_192)
-    return cell != "gru" or batch * hidden < 262_144
-
-
 class RecurrentLayer(nn.Module):
     """One layer of `cell`; `impl` = torch (`nn.*`), fused (ours, faster on CPU) or auto (the fastest).
 
-    `auto` runs our fused recurrence (time loops compiled from recurrence_kernels.c) on the CPU wherever it
-    measured faster than PyTorch's kernels (`fused_is_faster`); GPUs (cuDNN) run `nn.*`. Under bf16 autocast the fused
-    recurrence runs its big matrix products in bf16 where the CPU has bf16 matrix units, and its per-step
-    products too where it has AMX tiles; states and element-wise updates stay fp32 (compiled.py), so mixed
-    precision is used only where it is faster (benchmarks/results.md).
+    `auto` runs on the CPU whichever of our fused recurrence (time loops compiled from recurrence_kernels.c)
+    and PyTorch's kernels measured faster on this machine for this kind of batch (impl_choice.py: timed on
+    first use, kept per machine); GPUs (cuDNN) run `nn.*`. Under bf16 autocast the fused recurrence runs its
+    big matrix products in bf16 where the CPU has bf16 matrix units, and its per-step products too where it
+    has AMX tiles; states and element-wise updates stay fp32 (compiled.py).
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, bidirectional: bool, impl: str = "auto") -> None:
@@ -70,24 +53,33 @@ class RecurrentLayer(nn.Module):
         self.cell, self.impl = cell, impl
         self.rnn = TORCH_CELLS[cell](input_size, hidden_size, batch_first=True, bidirectional=bidirectional)
         self._autocast_logged = False
+        self._picked: dict[str, bool] = {}  # shape_key -> fused, as impl_choice chose it
 
     def use_fused(self, x: Tensor, lengths: Tensor | None) -> bool:
         if self.impl != "auto":
             return self.impl == "fused"
         if x.device.type != "cpu":
             return False
-        return fused_is_faster(self.cell, x.shape[0], self.rnn.hidden_size, lengths is not None,
-                               torch.is_autocast_enabled("cpu") and not amx_tiles())
+        if x.numel() == 0:  # an empty batch: nothing to time, and both return empty tensors
+            return True
+        key = shape_key(self.cell, x, lengths, self.rnn.hidden_size, 2 if self.rnn.bidirectional else 1)
+        if key not in self._picked:
+            forwards = {"fused": lambda x_, lengths_: self._fused(x_, lengths_, None)[0],
+                        "torch": lambda x_, lengths_: torch_recurrence(self.rnn, x_, lengths_)[0]}
+            self._picked[key] = choose(key, forwards, list(self.rnn.parameters()), x, lengths) == "fused"
+        return self._picked[key]
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, state: State | None = None) -> tuple[Tensor, State]:
         """(outputs [B, T, H * directions], final state) from the initial `state` (None: zeros), as `nn.*`."""
         if not self.use_fused(x, lengths):
             return torch_recurrence(self.rnn, x, lengths, state)
+        return self._fused(x, lengths, state)
+
+    def _fused(self, x: Tensor, lengths: Tensor | None, state: State | None) -> tuple[Tensor, State]:
         autocast = torch.is_autocast_enabled(x.device.type)
         if autocast and not self._autocast_logged:
             log.info("the %s recurrence keeps its states in fp32 under autocast (products in bf16 where the CPU "
-                     "multiplies bf16 in hardware): model.impl=%s picked the fused CPU path, faster than nn.%s in "
-                     "bf16", self.cell, self.impl, type(self.rnn).__name__)
+                     "multiplies bf16 in hardware): model.impl=%s picked the fused path", self.cell, self.impl)
             self._autocast_logged = True
         if autocast and x.device.type != "cpu":
             with torch.autocast(x.device.type, enabled=False):  # off the CPU the Python loops compute in fp32
