@@ -172,8 +172,8 @@ def gappy(tmp_path) -> str:
 
 
 def test_missing_values_are_an_error_listing_their_lines_by_default(gappy):
-    with pytest.raises(UserError, match=r"column 'Sales' has 4 missing values \(lines 2, 4, 6, 11\); "
-                                        r"set data.missing=drop, ffill or interpolate"):
+    with pytest.raises(UserError, match=r"4 rows have missing values \('Sales' 4; lines 2, 4, 6, 11\); "
+                                        r"set data.missing=drop, ffill, interpolate or zero"):
         read_csv_series(gappy, None)
 
 
@@ -181,12 +181,14 @@ def test_missing_values_are_an_error_listing_their_lines_by_default(gappy):
     ("drop", [1, 3, 5, 6, 7, 8], "1960-02"),
     ("ffill", [1, 1, 3, 3, 5, 6, 7, 8, 8], "1960-02"),  # the leading NA has nothing before it: dropped
     ("interpolate", [1, 2, 3, 4, 5, 6, 7, 8, 8], "1960-02"),  # the trailing NA carries the last value
+    ("zero", [1, 0, 3, 0, 5, 6, 7, 8, 0], "1960-02"),  # as the Keras pollution tutorial does
 ])
 def test_missing_value_policies(gappy, policy, expected, first_date):
     series = read_csv_series(gappy, None, missing=policy)
     np.testing.assert_array_equal(series.values, expected)
     assert series.dates[0] == np.datetime64(first_date)
-    assert series.missing == {"count": 4, "policy": policy, "rows_dropped": 10 - len(expected)}
+    assert series.missing == {"count": 4, "by_column": {"Sales": 4}, "policy": policy,
+                              "rows_dropped": 10 - len(expected)}
 
 
 # --- splits and seasons ---------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ class CsvSeries:
     column: str
     date_source: str | None  # the date column, or the part columns joined by "+"
     missing: dict[str, object] = field(default_factory=dict)  # how many values were missing and what was done
+    features: np.ndarray | None = None  # [N, F] float64 input columns (data.columns), text ones one-hot
+    feature_names: tuple[str, ...] = ()  # a numeric column's name, or "column=category" for a one-hot one
 
 
 @dataclass(frozen=True)
@@ -72,17 +74,55 @@ def read_table(path: str, delimiter: str | None) -> Table:
 
 
 def read_csv(path: str, column: str | None, *, delimiter: str | None = None, date_column: str | None = None,
-             date_parts: list[str] | None = None, missing: str = "error") -> CsvSeries:
-    """One numeric column of a CSV in file order, with its dates when the file has them."""
+             date_parts: list[str] | None = None, missing: str = "error",
+             inputs: list[str] | None = None) -> CsvSeries:
+    """One numeric column of a CSV in file order, with its dates when the file has them, and the `inputs`
+    columns (data.columns) beside it: numeric ones as numbers, text ones one-hot by category."""
     table = read_table(path, delimiter)
     column = column if column is not None else _only_numeric_column(table)
     _require_column(table, column, "data.column")
-    values = _numbers(table, column)
+    inputs = list(inputs or [])
+    for name in inputs:
+        _require_column(table, name, "data.columns")
+        if name == column:
+            raise UserError(f"data.columns lists the target '{column}'; the model always reads the target's past "
+                            "values, so list only the other columns")
+    numeric = [name for name in inputs if _numeric(table, name)]
+    values = np.column_stack([_numbers(table, name) for name in [column, *numeric]])
     dates, date_source = _dates(table, column, date_column, date_parts)
     if dates is not None:
         check_increasing(dates, table.lines, path)
-    values, dates, report = _handle_missing(values, dates, table, column, missing)
-    return CsvSeries(values, dates, column, date_source, report)
+    keep, values, report = _handle_missing(values, table, [column, *numeric], missing)
+    encoded, names = [values[:, 1:]], list(numeric)
+    for name in inputs:
+        if name not in numeric:
+            one_hot, categories = _one_hot(table.cells(name))
+            encoded.append(one_hot[keep])
+            names += [f"{name}={category}" for category in categories]
+    features = np.hstack(encoded) if names else None
+    dates = dates[keep] if dates is not None else None
+    return CsvSeries(values[:, 0], dates, column, date_source, report, features, tuple(names))
+
+
+def _numeric(table: Table, name: str) -> bool:
+    """Whether a column holds numbers (its first present cell is one); a text column is one-hot encoded."""
+    present = [cell for cell in table.cells(name) if not _is_missing(cell)]
+    try:
+        float(present[0])
+    except (IndexError, ValueError):
+        return False
+    return True
+
+
+def _one_hot(cells: list[str]) -> tuple[np.ndarray, list[str]]:
+    """[N, categories] 0/1 columns of a text column, categories sorted; a missing cell is a row of zeros."""
+    categories = sorted({cell for cell in cells if not _is_missing(cell)})
+    index = {category: i for i, category in enumerate(categories)}
+    one_hot = np.zeros((len(cells), len(categories)))
+    for row, cell in enumerate(cells):
+        if cell in index:
+            one_hot[row, index[cell]] = 1.0
+    return one_hot, categories
 
 
 def _require_column(table: Table, name: str, key: str) -> None:
@@ -97,15 +137,7 @@ def _is_missing(cell: str) -> bool:
 
 
 def _only_numeric_column(table: Table) -> str:
-    def numeric(name: str) -> bool:
-        present = [cell for cell in table.cells(name) if not _is_missing(cell)]
-        try:
-            float(present[0])
-        except (IndexError, ValueError):
-            return False
-        return True
-
-    candidates = [name for name in table.header if numeric(name)]
+    candidates = [name for name in table.header if _numeric(table, name)]
     if not candidates:
         raise UserError(
             f"{table.path} has no numeric column when {table.delimiter_note()}; header found: "
@@ -132,7 +164,7 @@ def _numbers(table: Table, column: str) -> np.ndarray:
         except ValueError:
             raise UserError(
                 f"{table.path} line {table.lines[i]}: column '{column}' holds {cell!r}, not a number; "
-                "clean the file or choose another data.column"
+                "clean the file or choose another column (data.column, data.columns)"
             ) from None
     return values
 
@@ -178,31 +210,46 @@ def _dates_from_parts(table: Table, parts: list[str]) -> np.ndarray:
     return np.array(dates, dtype="datetime64[s]")
 
 
-def _handle_missing(values: np.ndarray, dates: np.ndarray | None, table: Table, column: str,
-                    policy: str) -> tuple[np.ndarray, np.ndarray | None, dict[str, object]]:
-    """`data.missing`: error (list the first rows) | drop the rows | ffill (carry the last value on) |
-    interpolate (linearly between neighbours). Leading missing values have nothing before them: ffill and
-    interpolate drop them; interpolate carries the last value over trailing ones."""
+def _handle_missing(values: np.ndarray, table: Table, columns: list[str],
+                    policy: str) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
+    """`data.missing` for the numeric `columns` of `values` [N, columns] (the target first): error (list the
+    first rows) | drop the rows | ffill (carry the last value on) | interpolate (linearly between neighbours)
+    | zero (as the Keras pollution tutorial does). Rows before the target's first value have nothing to
+    forecast from: every policy but error drops them; ffill and interpolate also drop rows before an input
+    column's first value, and interpolate carries the last value over trailing ones.
+    Returns the rows kept (a mask over the file's rows), their values and what was done."""
     gone = np.isnan(values)
-    count = int(gone.sum())
-    if not count:
-        return values, dates, {}
-    if count == len(values):
-        raise UserError(f"{table.path}: column '{column}' holds no values at all; choose another data.column")
+    counts = {name: int(gone[:, i].sum()) for i, name in enumerate(columns) if gone[:, i].any()}
+    if not counts:
+        return np.ones(len(values), dtype=bool), values, {}
+    for name, count in counts.items():
+        if count == len(values):
+            raise UserError(f"{table.path}: column '{name}' holds no values at all; choose another column")
     if policy == "error":
-        shown = ", ".join(str(line) for line in table.lines[gone][:SHOWN_ROWS])
+        rows = gone.any(axis=1)
+        shown = ", ".join(str(line) for line in table.lines[rows][:SHOWN_ROWS])
+        where = ", ".join(f"'{name}' {count}" for name, count in counts.items())
         raise UserError(
-            f"{table.path}: column '{column}' has {count} missing values (lines {shown}"
-            f"{', ...' if count > SHOWN_ROWS else ''}); set data.missing=drop, ffill or interpolate"
+            f"{table.path}: {int(rows.sum())} rows have missing values ({where}; lines {shown}"
+            f"{', ...' if rows.sum() > SHOWN_ROWS else ''}); set data.missing=drop, ffill, interpolate or zero"
         )
-    keep = ~gone if policy == "drop" else np.arange(len(values)) >= np.argmax(~gone)
-    if policy != "drop":
-        present = np.flatnonzero(~gone)
-        if policy == "ffill":
-            values = values[present[np.searchsorted(present, np.arange(len(values)), side="right") - 1]]
-        else:
-            values = np.interp(np.arange(len(values)), present, values[present])
-    log.warning("%s: %d missing values in column '%s' (%s); %d rows kept", table.path, count, column, policy,
-                int(keep.sum()))
-    report = {"count": count, "policy": policy, "rows_dropped": int((~keep).sum())}
-    return values[keep], dates[keep] if dates is not None else None, report
+    rows = np.arange(len(values))
+    if policy == "drop":
+        keep = ~gone.any(axis=1)
+    elif policy == "zero":
+        keep = rows >= np.argmax(~gone[:, 0])
+        values = np.where(gone, 0.0, values)
+    else:
+        keep = rows >= max(int(np.argmax(~gone[:, i])) for i in range(values.shape[1]))
+        values = values.copy()
+        for i in range(values.shape[1]):
+            present = np.flatnonzero(~gone[:, i])
+            if policy == "ffill":
+                values[:, i] = values[present[np.maximum(np.searchsorted(present, rows, side="right") - 1, 0)], i]
+            else:
+                values[:, i] = np.interp(rows, present, values[present, i])
+    log.warning("%s: missing values (%s) handled by data.missing=%s; %d rows kept", table.path,
+                ", ".join(f"'{name}' {count}" for name, count in counts.items()), policy, int(keep.sum()))
+    report = {"count": sum(counts.values()), "by_column": counts, "policy": policy,
+              "rows_dropped": int((~keep).sum())}
+    return keep, values[keep], report

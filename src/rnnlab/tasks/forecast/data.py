@@ -41,10 +41,22 @@ class ForecastSpec:
     task: str = "forecast"
     log: bool = False  # the model works on log values (data.scaling=log-differences)
     season: int = 0  # >0: a relative model predicts the change from the value one season before each target
+    features: tuple[str, ...] = ()  # input columns read beside the target (data.columns; "column=category" one-hot)
+    feature_shift: tuple[float, ...] = ()  # each input column standardised with the training part's mean and std
+    feature_scale: tuple[float, ...] = ()
 
     def to_model(self, values: np.ndarray) -> np.ndarray:
         """Values in original units -> what the model reads and predicts."""
         return ((np.log(values) if self.log else values) - self.shift) / self.scale
+
+    def inputs_to_model(self, values: np.ndarray, features: np.ndarray | None) -> np.ndarray:
+        """Windows of the target [N, seq_len] (and of the input columns [N, seq_len, F]) -> what the model
+        reads: [N, seq_len], or [N, seq_len, 1 + F] with the target first."""
+        target = self.to_model(values)
+        if not self.features:
+            return target
+        scaled = (features - np.asarray(self.feature_shift)) / np.asarray(self.feature_scale)
+        return np.concatenate([target[..., None], scaled], axis=-1)
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class Windows:
     starts: np.ndarray  # index of each window's first target in the series
     inputs: np.ndarray  # [N, seq_len], original units
     targets: np.ndarray  # [N, horizon], original units
+    features: np.ndarray | None = None  # [N, seq_len, F] input columns beside the target, original units
 
 
 def split_bounds(length: int, val_fraction: float, test_fraction: float) -> dict[str, tuple[int, int]]:
@@ -62,12 +75,13 @@ def split_bounds(length: int, val_fraction: float, test_fraction: float) -> dict
     return {"train": (0, train_end), "val": (train_end, train_end + n_val), "test": (train_end + n_val, length)}
 
 
-def cut_windows(values: np.ndarray, first: int, end: int, seq_len: int, horizon: int) -> Windows:
+def cut_windows(values: np.ndarray, first: int, end: int, seq_len: int, horizon: int,
+                features: np.ndarray | None = None) -> Windows:
     """Windows whose targets lie in [first, end); their inputs may reach back before `first`."""
     starts = np.arange(max(first, seq_len), end - horizon + 1)
-    inputs = values[starts[:, None] - seq_len + np.arange(seq_len)]
+    past = starts[:, None] - seq_len + np.arange(seq_len)
     targets = values[starts[:, None] + np.arange(horizon)]
-    return Windows(starts, inputs, targets)
+    return Windows(starts, values[past], targets, features[past] if features is not None else None)
 
 
 def fit_scaler(train_values: np.ndarray, kind: str) -> tuple[float, float]:
@@ -102,6 +116,15 @@ def _check_window_counts(cfg: StockDataConfig, series: Series, windows: dict[str
         )
 
 
+def _standardise(features: np.ndarray | None, train_end: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean and std of each input column over the training part (std 1 for a constant column)."""
+    if features is None:
+        return (), ()
+    train = features[:train_end]
+    std = train.std(axis=0)
+    return tuple(train.mean(axis=0).tolist()), tuple(np.where(std > 0, std, 1.0).tolist())
+
+
 class StockData(SplitData):
     """Sliding windows over a generated or user series; never shuffled across the split."""
 
@@ -120,7 +143,8 @@ class StockData(SplitData):
         cfg = self.cfg
         series = load_series(cfg, self.seed)
         bounds = split_bounds(len(series.values), cfg.val_fraction, cfg.test_fraction)
-        windows = {name: cut_windows(series.values, *bounds[name], cfg.seq_len, cfg.horizon) for name in SPLITS}
+        windows = {name: cut_windows(series.values, *bounds[name], cfg.seq_len, cfg.horizon, series.features)
+                   for name in SPLITS}
         _check_window_counts(cfg, series, windows)
         train_values = series.values[: bounds["train"][1]]
         self.summary = {"source": series.source, "points": len(series.values)}
@@ -136,8 +160,13 @@ class StockData(SplitData):
         log.info("data.scaling=%s: the model sees %s", cfg.scaling, scaling.name)
         shift, scale = fit_scaler(np.log(train_values) if scaling.log else train_values, cfg.scaler)
         mase_scale = float(np.abs(np.diff(train_values)).mean()) or 1.0
+        feature_shift, feature_scale = _standardise(series.features, bounds["train"][1])
         self.spec = ForecastSpec(cfg.seq_len, cfg.horizon, shift, scale, mase_scale, scaling.relative,
-                                 log=scaling.log, season=self.season if scaling.seasonal else 0)
+                                 input_size=1 + len(series.feature_names), log=scaling.log,
+                                 season=self.season if scaling.seasonal else 0, features=series.feature_names,
+                                 feature_shift=feature_shift, feature_scale=feature_scale)
+        if series.feature_names:
+            self.summary["columns"] = list(series.feature_names)
         self.series, self.windows, self.bounds = series, windows, bounds
 
     def _season(self, series: Series, train_points: int) -> int | None:
@@ -160,9 +189,12 @@ class StockData(SplitData):
     def scale(self, values: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(self.spec.to_model(values), dtype=torch.float32)
 
+    def model_inputs(self, windows: Windows) -> torch.Tensor:
+        return torch.as_tensor(self.spec.inputs_to_model(windows.inputs, windows.features), dtype=torch.float32)
+
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         w = self.windows[split]
-        dataset = TensorDataset(self.scale(w.inputs), self.scale(w.targets))
+        dataset = TensorDataset(self.model_inputs(w), self.scale(w.targets))
         return DataLoader(
             dataset, batch_size=self.cfg.batch_size, sampler=EpochShuffle(len(dataset), self.seed) if shuffle else None,
             generator=private_generator(self.seed), num_workers=self.cfg.num_workers,
@@ -181,6 +213,9 @@ class StockData(SplitData):
             "drift": drift_forecast(test.inputs, horizon),
             "linear": LinearAutoregression(train.inputs, train.targets)(test.inputs),
         }
+        if train.features is not None:  # the same least squares on every column of the window
+            flat = lambda w: np.hstack([w.inputs, w.features.reshape(len(w.inputs), -1)])  # noqa: E731
+            forecasts["linear_all"] = LinearAutoregression(flat(train), train.targets)(flat(test))
         if self.season is not None:
             forecasts["seasonal_naive"] = seasonal_naive_forecast(self.series.values, test.starts, horizon, self.season)
         if self.series.oracle is not None:

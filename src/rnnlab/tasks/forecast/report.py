@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from rnnlab.figures import line_figure
 
 BASELINE_LABELS = {"naive": "naive (last value)", "seasonal_naive": "seasonal naive", "drift": "drift",
-                   "linear": "linear AR", "oracle": "noise floor"}
+                   "linear": "linear AR", "linear_all": "linear AR on all columns", "oracle": "noise floor"}
 SHORT = 500  # fewer training windows than this: a small model is more likely to help than a longer training
 TIE = 1.02  # within 2% of the naive forecast: a tie, the best possible on a random walk
 
@@ -99,6 +99,8 @@ def describe_series(summary: dict[str, Any]) -> str:
                         else "no gaps"))
     if summary.get("missing"):
         parts.append(f"{summary['missing']['count']} missing values ({summary['missing']['policy']})")
+    if summary.get("columns"):
+        parts.append(f"{len(summary['columns'])} input columns beside the target")
     parts.append(f"season {summary['season'] or 'none'}")
     scaling = summary["scaling"]
     proxies = ", ".join(f"{name} {value:.4g}" for name, value in scaling["validation_rmse"].items())

@@ -10,7 +10,7 @@ from rnnlab.errors import UserError
 GENERATORS = ("sine", "sine_trend", "random_walk", "gbm")
 SCALERS = ("standard", "minmax", "none")
 SCALINGS = ("auto", "levels", "differences", "log-differences", "seasonal-differences")
-MISSING_POLICIES = ("error", "drop", "ffill", "interpolate")
+MISSING_POLICIES = ("error", "drop", "ffill", "interpolate", "zero")
 MAX_DATE_PARTS = 5  # year, month, day, hour, minute
 
 
@@ -29,6 +29,7 @@ class StockDataConfig:
     start_value: float = 100.0
     csv_path: str | None = None
     column: str | None = None
+    columns: list[str] | None = None
     delimiter: str | None = None
     date_column: str | None = None
     date_parts: list[str] | None = None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab.errors import UserError
 from rnnlab.tasks.forecast.csv_series import read_csv
 from rnnlab.tasks.forecast.schema import StockDataConfig
 
@@ -22,6 +23,8 @@ class Series:
     oracle: Oracle | None = None  # the forecaster that knows the generating process; None for CSV data
     dates: np.ndarray | None = None  # datetime64[s] of each value, when the CSV has dates
     missing: dict[str, object] = field(default_factory=dict)  # missing values found in the CSV, and what was done
+    features: np.ndarray | None = None  # [length, F] input columns read beside the target (data.columns)
+    feature_names: tuple[str, ...] = ()  # a numeric column's name, "column=category" for a one-hot one
 
 
 def generate_series(cfg: StockDataConfig, seed: int) -> Series:
@@ -67,13 +70,17 @@ def _gbm_oracle(step_mean: float, step_std: float) -> Oracle:
 
 def read_csv_series(path: str, column: str | None, **options: object) -> Series:
     """Read one numeric column of a CSV with a header row, in file order, with its dates if it has them
-    (`options`: delimiter, date_column, date_parts, missing, as in `read_csv`)."""
+    (`options`: delimiter, date_column, date_parts, missing, inputs, as in `read_csv`)."""
     table = read_csv(path, column, **options)
-    return Series(table.values, f"{Path(path).name}:{table.column}", dates=table.dates, missing=table.missing)
+    return Series(table.values, f"{Path(path).name}:{table.column}", dates=table.dates, missing=table.missing,
+                  features=table.features, feature_names=table.feature_names)
 
 
 def load_series(cfg: StockDataConfig, seed: int) -> Series:
     if not cfg.csv_path:
+        if cfg.columns:
+            raise UserError("data.columns names input columns of a CSV; set data.csv_path too (a generated "
+                            "series has no other columns)")
         return generate_series(cfg, seed)
     return read_csv_series(cfg.csv_path, cfg.column, delimiter=cfg.delimiter, date_column=cfg.date_column,
-                           date_parts=cfg.date_parts, missing=cfg.missing)
+                           date_parts=cfg.date_parts, missing=cfg.missing, inputs=cfg.columns)

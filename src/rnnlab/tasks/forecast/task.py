@@ -48,12 +48,15 @@ class ForecastTask(RecurrentTask):
         self.test_predictions: list[Tensor] = []
 
     def forward(self, windows: Tensor) -> Tensor:
-        """Scaled windows [B, seq_len] -> scaled forecasts [B, horizon]."""
+        """Scaled windows [B, seq_len] (with input columns: [B, seq_len, 1 + F], the target first) -> scaled
+        forecasts [B, horizon]."""
+        target, columns = (windows[..., 0], windows[..., 1:]) if windows.dim() == 3 else (windows, None)
+        seen = target - target[:, -1:] if self.spec.relative else target
+        seen = seen.unsqueeze(-1) if columns is None else torch.cat([seen.unsqueeze(-1), columns], dim=-1)
+        _, summary = self.encoder(seen)
         if not self.spec.relative:
-            _, summary = self.encoder(windows.unsqueeze(-1))
             return self.head(summary)
-        _, summary = self.encoder((windows - windows[:, -1:]).unsqueeze(-1))
-        return base_of(windows, self.spec.horizon, self.spec.season) + self.head(summary)
+        return base_of(target, self.spec.horizon, self.spec.season) + self.head(summary)
 
     def unscale(self, values: Tensor) -> Tensor:
         """What the model reads and predicts -> original units."""
@@ -98,7 +101,8 @@ class ForecastTask(RecurrentTask):
         starts = data.windows["test"].starts[:count]
         dates = data.series.dates
         self.test_report["series"] = data.summary
-        self.test_report["rollout"] = self._rollout_report(*data.rollout_windows())
+        if not self.spec.features:  # with input columns, their future values would be needed to feed back
+            self.test_report["rollout"] = self._rollout_report(*data.rollout_windows())
         comparison = compare_with_baselines(metrics, self.spec.seq_len, data.season,
                                             data.summary["scaling"]["chosen"], len(data.windows["train"].starts))
         self.test_report["baselines"] = comparison
@@ -107,8 +111,9 @@ class ForecastTask(RecurrentTask):
             "forecast_vs_actual": forecast_figure(
                 dates[starts] if dates is not None else starts, actual, prediction, references
             ),
-            "rollout_error": rollout_figure(self.test_report["rollout"]),
         }
+        if "rollout" in self.test_report:
+            self.test_figures["rollout_error"] = rollout_figure(self.test_report["rollout"])
         if self.spec.horizon > 1:
             per_step = per_step_rmse({"model": prediction, **references}, actual)
             self.test_report["per_step"] = per_step
