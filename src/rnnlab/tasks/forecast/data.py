@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,10 @@ class ForecastSpec:
     task: str = "forecast"
     log: bool = False  # the model works on log values (data.scaling=log-differences)
     season: int = 0  # >0: a relative model predicts the change from the value one season before each target
+    # how to read the series again (python -m rnnlab.forecast): the `data:` section, with the CSV's absolute path
+    # and the column read, and the run's seed, which regenerates a generated series; None in older checkpoints
+    data: dict[str, Any] | None = None
+    seed: int | None = None
 
     def to_model(self, values: np.ndarray) -> np.ndarray:
         """Values in original units -> what the model reads and predicts."""
@@ -137,8 +142,16 @@ class StockData(SplitData):
         shift, scale = fit_scaler(np.log(train_values) if scaling.log else train_values, cfg.scaler)
         mase_scale = float(np.abs(np.diff(train_values)).mean()) or 1.0
         self.spec = ForecastSpec(cfg.seq_len, cfg.horizon, shift, scale, mase_scale, scaling.relative,
-                                 log=scaling.log, season=self.season if scaling.seasonal else 0)
+                                 log=scaling.log, season=self.season if scaling.seasonal else 0,
+                                 data=self._source(series), seed=self.seed)
         self.series, self.windows, self.bounds = series, windows, bounds
+
+    def _source(self, series: Series) -> dict[str, Any]:
+        """The `data:` section as the checkpoint keeps it: found again from any folder, the same column."""
+        source = asdict(self.cfg)
+        if self.cfg.csv_path:
+            source.update(csv_path=str(Path(self.cfg.csv_path).expanduser().resolve()), column=series.column)
+        return source
 
     def _season(self, series: Series, train_points: int) -> int | None:
         """`data.season`, or the season the dates imply; None for no season. Notes dates and gaps in `summary`."""

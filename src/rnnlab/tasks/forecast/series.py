@@ -22,6 +22,7 @@ class Series:
     oracle: Oracle | None = None  # the forecaster that knows the generating process; None for CSV data
     dates: np.ndarray | None = None  # datetime64[s] of each value, when the CSV has dates
     missing: dict[str, object] = field(default_factory=dict)  # missing values found in the CSV, and what was done
+    column: str | None = None  # the CSV column read (data.column, or the only numeric column); None when generated
 
 
 def generate_series(cfg: StockDataConfig, seed: int) -> Series:
@@ -69,7 +70,8 @@ def read_csv_series(path: str, column: str | None, **options: object) -> Series:
     """Read one numeric column of a CSV with a header row, in file order, with its dates if it has them
     (`options`: delimiter, date_column, date_parts, missing, as in `read_csv`)."""
     table = read_csv(path, column, **options)
-    return Series(table.values, f"{Path(path).name}:{table.column}", dates=table.dates, missing=table.missing)
+    return Series(table.values, f"{Path(path).name}:{table.column}", dates=table.dates, missing=table.missing,
+                  column=table.column)
 
 
 def load_series(cfg: StockDataConfig, seed: int) -> Series:
