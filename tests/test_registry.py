@@ -148,10 +148,11 @@ def test_checkpoints_written_before_the_registry_still_predict(before_registry, 
         assert printed[old] == printed[current] and printed[old].count(TEXTS[name][0]) >= 1
 
 
-def test_a_task_without_a_predictor_says_which_tasks_predict(before_registry, capsys):
+def test_predict_points_a_forecasting_checkpoint_to_rnnlab_forecast(before_registry, capsys):
+    checkpoint = before_registry["forecast"][1]
     with pytest.raises(SystemExit) as exit_code:
-        predict_main([f"ckpt={before_registry['forecast'][1]}", "text=1 2 3"])
+        predict_main([f"ckpt={checkpoint}", "text=1 2 3"])
     assert exit_code.value.code == 2
-    assert capsys.readouterr().err.strip() == ("rnnlab: error: this checkpoint is a forecast model, which "
-                                               "rnnlab.predict does not take; it predicts with classify, "
-                                               "tagging, translate models")
+    assert capsys.readouterr().err.strip() == (f"rnnlab: error: this checkpoint is a forecast model: forecast with "
+                                               f"python -m rnnlab.forecast ckpt={checkpoint} steps=<values to "
+                                               "forecast>")

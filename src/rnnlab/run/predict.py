@@ -30,7 +30,7 @@ def parse_arguments(argv: list[str]) -> dict[str, str]:
         if not sep or key not in KEYS:
             raise UserError(f"'{arg}' is not understood; {USAGE}")
         arguments[key] = value
-    if "ckpt" not in arguments or ("text" in arguments) == ("file" in arguments):
+    if "ckpt" not in arguments or ("text" in arguments and "file" in arguments):
         raise UserError(f"give ckpt= and exactly one of text= or file=; {USAGE}")
     return arguments
 
@@ -71,9 +71,14 @@ def load_task(checkpoint: dict[str, Any]) -> Any:
     return module.eval()
 
 
-def predictor(module: Any) -> Any:
-    """The function that turns texts into printed lines for this module's task; a UserError if it has none."""
-    function = get_task(module.spec.task).predict_function()
+def predictor(module: Any, checkpoint: str) -> Any:
+    """The function that turns texts into printed lines for this module's task; a UserError if it has none (for
+    a forecasting model: the command that forecasts with it)."""
+    task = get_task(module.spec.task)
+    function = task.predict_function()
+    if function is None and task.forecaster:
+        raise UserError(f"this checkpoint is a {task.name} model: forecast with python -m rnnlab.forecast "
+                        f"ckpt={checkpoint} steps=<values to forecast>")
     if function is None:
         takes = sorted(name for name, task in load_tasks().items() if task.predictor)
         raise UserError(f"this checkpoint is a {module.spec.task} model, which rnnlab.predict does not take; "
@@ -84,9 +89,12 @@ def predictor(module: Any) -> Any:
 def main(argv: list[str] | None = None) -> None:
     try:
         arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
-        texts = read_texts(arguments)
+        texts = read_texts(arguments) if "text" in arguments or "file" in arguments else None
         module = load_task(load_checkpoint(Path(arguments["ckpt"]).expanduser()))
-        lines = predictor(module)(module, texts, int(arguments.get("batch_size", 256)))
+        predict = predictor(module, arguments["ckpt"])  # before asking for texts: a forecaster takes none
+        if texts is None:
+            raise UserError(f"give ckpt= and exactly one of text= or file=; {USAGE}")
+        lines = predict(module, texts, int(arguments.get("batch_size", 256)))
     except UserError as error:
         print(f"rnnlab: error: {error}", file=sys.stderr)
         sys.exit(2)

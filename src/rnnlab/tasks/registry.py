@@ -4,8 +4,8 @@ A task is one folder under `tasks/` whose `__init__.py` calls `register_task`, n
 dataclass (the `data:` section; stored in Hydra's ConfigStore as `schema/data/<name>`, which its
 `conf/data/*.yaml` files extend), its LightningDataModule, its LightningModule, the spec dataclass the
 data hands the model, its monitored and headline metrics, which metrics are better higher, and how it
-predicts from a checkpoint. The classes are named by import path and imported when first used, so that
-composing a config (and failing on a typo) does not import torch and Lightning.
+predicts, generates or forecasts from a checkpoint. The classes are named by import path and imported when
+first used, so that composing a config (and failing on a typo) does not import torch and Lightning.
 
 The LightningModule is built as `module(model, optimizer, spec, monitor, mode, **sections)`, `sections`
 being the top-level config sections the task reads besides `data:` (translation: `decode`); its test
@@ -44,6 +44,7 @@ class Task:
     sections: dict[str, type] = field(default_factory=dict)  # other config sections the module takes, by name
     predictor: str | None = None  # "module:function" (task, texts, batch_size) -> printed lines; None: no predict
     generator: str | None = None  # "module:function" (task, prompt, length, temperature, top_k, seed) -> text
+    forecaster: str | None = None  # "module:function" (task, steps, csv, out, history) -> printed lines
     check_model: Callable[[Any], None] | None = None  # refuses a `model:` section the task cannot use (UserError)
 
     def mode(self, metric: str) -> str:
@@ -64,6 +65,9 @@ class Task:
 
     def generate_function(self) -> Any:
         return _load(self.generator) if self.generator else None
+
+    def forecast_function(self) -> Any:
+        return _load(self.forecaster) if self.forecaster else None
 
 
 TASKS: dict[str, Task] = {}

@@ -12,4 +12,5 @@ register_task(Task(
     monitor="val/loss",
     headline="test/rmse",
     higher_is_better=frozenset(),
+    forecaster="rnnlab.tasks.forecast.future:forecast_future",
 ))

@@ -97,6 +97,30 @@ def describe_dates(dates: np.ndarray) -> Calendar:
     return Calendar(_show(dates[0]), _show(dates[-1]), frequency, season, gaps, len(gap_at), int(missed[gap_at].sum()))
 
 
+def continue_dates(dates: np.ndarray, frequency: str, count: int) -> np.ndarray | None:
+    """The `count` dates after the last of `dates` at `frequency` (`describe_dates`'): business days skip weekends,
+    monthly, quarterly and yearly dates keep their day of the month (month ends stay month ends), every date its
+    time of day; None for irregular dates."""
+    last = dates[-1].astype("datetime64[s]")
+    day = last.astype("datetime64[D]")
+    time_of_day, ahead = last - day, np.arange(1, count + 1)
+    if frequency == "business-daily":
+        return np.busday_offset(day, ahead) + time_of_day
+    steps = {name: (seconds, months) for name, seconds, months, _ in FREQUENCIES}
+    if frequency not in steps:
+        return None
+    seconds, months = steps[frequency]
+    if seconds is not None:
+        return last + ahead * np.timedelta64(seconds, "s")
+    month = day.astype("datetime64[M]")
+    future = month + ahead * months
+    future_ends = (future + 1).astype("datetime64[D]") - 1
+    if day == (month + 1).astype("datetime64[D]") - 1:
+        return future_ends + time_of_day
+    into_month = day - month.astype("datetime64[D]")
+    return np.minimum(future.astype("datetime64[D]") + into_month, future_ends) + time_of_day
+
+
 def _month_number(dates: np.ndarray) -> np.ndarray:
     return dates.astype("datetime64[M]").astype(np.int64)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,10 @@ class ForecastSpec:
     features: tuple[str, ...] = ()  # input columns read beside the target (data.columns; "column=category" one-hot)
     feature_shift: tuple[float, ...] = ()  # each input column standardised with the training part's mean and std
     feature_scale: tuple[float, ...] = ()
+    # how to read the series again (python -m rnnlab.forecast): the `data:` section, with the CSV's absolute path
+    # and the column read, and the run's seed, which regenerates a generated series; None in older checkpoints
+    data: dict[str, Any] | None = None
+    seed: int | None = None
 
     def to_model(self, values: np.ndarray) -> np.ndarray:
         """Values in original units -> what the model reads and predicts."""
@@ -164,10 +169,18 @@ class StockData(SplitData):
         self.spec = ForecastSpec(cfg.seq_len, cfg.horizon, shift, scale, mase_scale, scaling.relative,
                                  input_size=1 + len(series.feature_names), log=scaling.log,
                                  season=self.season if scaling.seasonal else 0, features=series.feature_names,
-                                 feature_shift=feature_shift, feature_scale=feature_scale)
+                                 feature_shift=feature_shift, feature_scale=feature_scale,
+                                 data=self._source(series), seed=self.seed)
         if series.feature_names:
             self.summary["columns"] = list(series.feature_names)
         self.series, self.windows, self.bounds = series, windows, bounds
+
+    def _source(self, series: Series) -> dict[str, Any]:
+        """The `data:` section as the checkpoint keeps it: found again from any folder, the same column."""
+        source = asdict(self.cfg)
+        if self.cfg.csv_path:
+            source.update(csv_path=str(Path(self.cfg.csv_path).expanduser().resolve()), column=series.column)
+        return source
 
     def _season(self, series: Series, train_points: int) -> int | None:
         """`data.season`, or the season the dates imply; None for no season. Notes dates and gaps in `summary`."""

@@ -25,6 +25,7 @@ class Series:
     missing: dict[str, object] = field(default_factory=dict)  # missing values found in the CSV, and what was done
     features: np.ndarray | None = None  # [length, F] input columns read beside the target (data.columns)
     feature_names: tuple[str, ...] = ()  # a numeric column's name, "column=category" for a one-hot one
+    column: str | None = None  # the CSV column read (data.column, or the only numeric column); None when generated
 
 
 def generate_series(cfg: StockDataConfig, seed: int) -> Series:
@@ -73,7 +74,7 @@ def read_csv_series(path: str, column: str | None, **options: object) -> Series:
     (`options`: delimiter, date_column, date_parts, missing, inputs, as in `read_csv`)."""
     table = read_csv(path, column, **options)
     return Series(table.values, f"{Path(path).name}:{table.column}", dates=table.dates, missing=table.missing,
-                  features=table.features, feature_names=table.feature_names)
+                  features=table.features, feature_names=table.feature_names, column=table.column)
 
 
 def load_series(cfg: StockDataConfig, seed: int) -> Series:

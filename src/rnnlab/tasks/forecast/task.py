@@ -121,13 +121,16 @@ class ForecastTask(RecurrentTask):
             self.test_figures["error_per_step"] = per_step_figure(per_step)
 
     @torch.no_grad()
-    def generate(self, windows: Tensor, steps: int) -> Tensor:
-        """Continue scaled windows [N, seq_len] by `steps` values, feeding each prediction back in."""
-        generated = []
-        for _ in range(steps):
-            next_value = self(windows)[:, :1]
-            generated.append(next_value)
-            windows = torch.cat([windows[:, 1:], next_value], dim=1)
+    def generate(self, windows: Tensor, steps: int, block: int = 1) -> Tensor:
+        """Continue scaled windows [N, seq_len] by `steps` values, feeding predictions back in: the first `block`
+        values of each forecast (at most the horizon), then the window moved on by them."""
+        generated: list[Tensor] = []
+        done = 0
+        while done < steps:
+            if generated:
+                windows = torch.cat([windows[:, generated[-1].shape[1]:], generated[-1]], dim=1)
+            generated.append(self(windows)[:, : min(block, steps - done)])
+            done += generated[-1].shape[1]
         return torch.cat(generated, dim=1)
 
     def _rollout_report(self, inputs: np.ndarray, actual: np.ndarray) -> dict[str, list[float]]:
