@@ -311,16 +311,16 @@ def test_a_run_on_a_monthly_csv_reports_dates_season_baselines_steps_and_its_ver
                                       "trainer.max_epochs=1", "logger=none")
     saved = json.loads((run_dir / "metrics.json").read_text())
     metrics = saved["metrics"]
-    for name in ("rmse", "naive_rmse", "seasonal_naive_rmse", "drift_rmse", "linear_rmse"):
+    for name in ("rmse", "naive_rmse", "seasonal_naive_rmse", "drift_rmse", "linear_rmse", "ets_rmse"):
         assert isinstance(metrics[f"test/{name}"], float), name
     report = saved["report"]
     assert report["series"]["dates"]["frequency"] == "monthly" and report["series"]["season"] == 12
     assert report["series"]["scaling"]["chosen"] == "levels"  # as asked; auto would take seasonal differences
-    assert report["baselines"]["loses"] and report["baselines"]["best_baseline"] == "linear"
+    assert report["baselines"]["loses"] and report["baselines"]["best_baseline"] == "ets"  # 2.21 vs linear AR 2.27
     assert len(report["per_step"]["model_rmse"]) == len(report["per_step"]["seasonal_naive_rmse"]) == 2
     assert (run_dir / "figures" / "error_per_step.png").is_file()
     printed = capsys.readouterr().out
-    assert "warning: the model loses to the linear AR baseline" in printed
+    assert "warning: the model loses to the exponential smoothing (ETS) baseline" in printed
     assert "monthly 1960-01-01 .. 1971-12-01, no gaps" in printed and "scaling levels -> levels" in printed
     assert "RMSE per step ahead" in printed
 

@@ -23,6 +23,7 @@ from rnnlab.tasks.forecast.calendar import describe_dates
 from rnnlab.tasks.forecast.scaling import choose_scaling
 from rnnlab.tasks.forecast.schema import StockDataConfig
 from rnnlab.tasks.forecast.series import Series, load_series
+from rnnlab.tasks.forecast.smoothing import ets_forecast
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -225,6 +226,7 @@ class StockData(SplitData):
             "naive": naive_forecast(test.inputs, horizon),
             "drift": drift_forecast(test.inputs, horizon),
             "linear": LinearAutoregression(train.inputs, train.targets)(test.inputs),
+            "ets": ets_forecast(self.series.values, self.bounds["train"][1], test.starts, horizon, self.season),
         }
         if train.features is not None:  # the same least squares on every column of the window
             flat = lambda w: np.hstack([w.inputs, w.features.reshape(len(w.inputs), -1)])  # noqa: E731

@@ -11,7 +11,8 @@ from matplotlib.figure import Figure
 from rnnlab.figures import line_figure
 
 BASELINE_LABELS = {"naive": "naive (last value)", "seasonal_naive": "seasonal naive", "drift": "drift",
-                   "linear": "linear AR", "linear_all": "linear AR on all columns", "oracle": "noise floor"}
+                   "linear": "linear AR", "linear_all": "linear AR on all columns",
+                   "ets": "exponential smoothing (ETS)", "oracle": "noise floor"}
 SHORT = 500  # fewer training windows than this: a small model is more likely to help than a longer training
 TIE = 1.02  # within 2% of the naive forecast: a tie, the best possible on a random walk
 
