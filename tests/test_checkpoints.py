@@ -73,3 +73,51 @@ def test_checkpoints_from_before_format_versions_still_load(finished_run, tmp_pa
     del checkpoint["rnnlab_format"]
     torch.save(checkpoint, tmp_path / "old.ckpt")
     assert "state_dict" in read_checkpoint(tmp_path / "old.ckpt")
+
+
+def test_last_checkpoint_is_the_last_epoch_even_after_the_best_and_can_be_tested(tmp_path):
+    """Lightning 2.6 rewrote last.ckpt only in epochs that also wrote best.ckpt: a resumed run repeated epochs."""
+    small = ["data.length=200", "model.hidden_size=4", "trainer.max_epochs=3", "logger=none",
+             "callbacks.early_stopping=false", "callbacks.mode=max"]  # max of val/loss: an early epoch stays best
+    results, run_dir = run_in_process(tmp_path / "best", *small)
+    saved = {name: torch.load(run_dir / "checkpoints" / name, weights_only=False)["epoch"]
+             for name in ("best.ckpt", "last.ckpt")}
+    assert saved["best.ckpt"] == results["best_epoch"] < saved["last.ckpt"] == 2
+    last_results, _ = run_in_process(tmp_path / "last", *small, "callbacks.test_checkpoint=last")
+    assert last_results["metrics"]["test/rmse"] != results["metrics"]["test/rmse"]  # the last epoch's weights
+
+
+def test_testing_the_last_checkpoint_needs_it_kept(tmp_path):
+    with pytest.raises(UserError, match="callbacks.test_checkpoint=last tests checkpoints/last.ckpt"):
+        run_in_process(tmp_path, "callbacks.test_checkpoint=last", "callbacks.save_last=false")
+
+
+def test_weight_averaging_validates_tests_and_saves_the_mean_of_the_epochs_weights(tmp_path):
+    small = ["data.length=200", "model.hidden_size=4", "trainer.max_epochs=4", "logger=none",
+             "callbacks.early_stopping=false", "callbacks.test_checkpoint=last"]
+    runs = {}
+    for name, extra in (("plain", []), ("averaged", ["optimizer.average_from=1"])):
+        runs[name] = run_in_process(tmp_path / name, *small, *extra)
+    (plain, plain_dir), (averaged, averaged_dir) = runs["plain"], runs["averaged"]
+    # epoch 0 is not averaged: identical; from epoch 1 on validation sees the mean
+    assert averaged["history"][0]["val/loss"] == plain["history"][0]["val/loss"]
+    assert averaged["history"][2]["val/loss"] != plain["history"][2]["val/loss"]
+    last = torch.load(averaged_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    state = last["callbacks"]["WeightAveraging"]
+    assert state["count"] == 3
+    for name, trained in state["trained"].items():  # the model's weights are the mean, the trained ones ride along
+        assert torch.equal(last["state_dict"][name], state["average"][name])
+        assert not torch.equal(trained, state["average"][name])
+    plain_last = torch.load(plain_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    assert all(torch.equal(plain_last["state_dict"][n], t) for n, t in state["trained"].items())  # same training
+
+
+def test_an_averaged_run_resumes_exactly(tmp_path):
+    small = ["data.length=200", "model.hidden_size=4", "logger=none", "callbacks.early_stopping=false",
+             "optimizer.average_from=1"]
+    whole, _ = run_in_process(tmp_path / "whole", *small, "trainer.max_epochs=4")
+    _, run_dir = run_in_process(tmp_path / "pieces", *small, "trainer.max_epochs=2")
+    (run_dir / "metrics.json").unlink()  # as if stopped after two epochs
+    resumed, _ = run_in_process(tmp_path / "pieces", *small, "trainer.max_epochs=4")
+    assert [row["val/loss"] for row in resumed["history"]] == [row["val/loss"] for row in whole["history"]]
+    assert resumed["metrics"]["test/rmse"] == whole["metrics"]["test/rmse"]

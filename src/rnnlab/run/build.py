@@ -17,7 +17,15 @@ from pytorch_lightning.callbacks import (
 from pytorch_lightning.loggers import CSVLogger, Logger
 
 from rnnlab.run.board import Board, BoardLogger, run_board
-from rnnlab.run.callbacks import MetricHistory, ParameterSummary, RandomState, ThroughputMeter, TorchSettings
+from rnnlab.run.callbacks import (
+    LastCheckpoint,
+    MetricHistory,
+    ParameterSummary,
+    RandomState,
+    ThroughputMeter,
+    TorchSettings,
+    WeightAveraging,
+)
 from rnnlab.run.config import Config
 from rnnlab.run.interruptions import StopRecorder
 from rnnlab.run.profiling import Unprofiled, build_profiler
@@ -59,10 +67,14 @@ def build_callbacks(cfg: Config, task: RecurrentTask, run_dir: Path) -> list[Cal
         # written when each epoch ends, after its history row: the point a resumed run continues from
         ModelCheckpoint(
             dirpath=run_dir / "checkpoints", filename="best", monitor=task.monitor, mode=task.mode,
-            save_last=c.save_last, enable_version_counter=False, auto_insert_metric_name=False,
+            save_last=False, enable_version_counter=False, auto_insert_metric_name=False,
             save_on_train_epoch_end=True,
         ),
     ]
+    if c.save_last:
+        callbacks.append(LastCheckpoint(run_dir / "checkpoints" / "last.ckpt"))
+    if cfg.optimizer.average_from is not None:
+        callbacks.append(WeightAveraging(cfg.optimizer.average_from))
     if c.early_stopping:
         callbacks.append(EarlyStopping(monitor=task.monitor, mode=task.mode, patience=c.patience,
                                        min_delta=c.min_delta))

@@ -85,6 +85,7 @@ class CallbacksConfig:
     monitor: str | None = None
     mode: str | None = None
     save_last: bool = True
+    test_checkpoint: str = "best"
     early_stopping: bool = True
     patience: int = 5
     min_delta: float = 0.0
@@ -97,6 +98,10 @@ class CallbacksConfig:
         if self.mode is not None:
             choice("callbacks.mode", self.mode, ("min", "max"))
         at_least("callbacks.patience", self.patience, 1)
+        choice("callbacks.test_checkpoint", self.test_checkpoint, ("best", "last"))
+        if self.test_checkpoint == "last" and not self.save_last:
+            raise UserError("callbacks.test_checkpoint=last tests checkpoints/last.ckpt, which callbacks.save_last="
+                            "false does not keep; set callbacks.save_last=true or callbacks.test_checkpoint=best")
         choice("callbacks.progress_bar", self.progress_bar, PROGRESS_BARS)
         at_least("callbacks.progress_bar_refresh_rate", self.progress_bar_refresh_rate, 1)
         at_least("callbacks.throughput_warmup_batches", self.throughput_warmup_batches, 0)

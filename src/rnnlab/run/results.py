@@ -14,7 +14,7 @@ from rich.table import Table
 
 from rnnlab.figures import line_figure, save_figure
 from rnnlab.run.board import shown_hparams
-from rnnlab.run.callbacks import MetricHistory, ThroughputMeter
+from rnnlab.run.callbacks import LastCheckpoint, MetricHistory, ThroughputMeter
 from rnnlab.tasks.base import RecurrentTask
 
 
@@ -69,11 +69,16 @@ def collect_results(
         "params": sum(p.numel() for p in task.parameters()),
         "wall_time_s": round(wall_time, 2),
         "train_samples_per_s": round(meter.samples_per_second, 1),
-        "checkpoints": {"best": checkpoint.best_model_path or None, "last": checkpoint.last_model_path or None}
+        "checkpoints": {"best": checkpoint.best_model_path or None, "last": last_saved(trainer)}
         if checkpoint is not None else {},
         "report": task.test_report,
         "history": history,
     }
+
+
+def last_saved(trainer: pl.Trainer) -> str | None:
+    """The path of checkpoints/last.ckpt when this fit wrote it (callbacks.save_last)."""
+    return next((str(c.path) for c in trainer.callbacks if isinstance(c, LastCheckpoint) and c.path.is_file()), None)
 
 
 def write_results(run_dir: Path, trainer: pl.Trainer, task: RecurrentTask, results: dict[str, Any],

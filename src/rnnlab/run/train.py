@@ -17,7 +17,7 @@ from rnnlab.run.board import Board, run_board
 from rnnlab.run.build import build_data, build_task, build_tester, build_trainer
 from rnnlab.run.config import Config
 from rnnlab.run.interruptions import INTERRUPTIONS, last_checkpoint
-from rnnlab.run.results import collect_results, print_summary, write_results
+from rnnlab.run.results import collect_results, last_saved, print_summary, write_results
 from rnnlab.tasks.checkpoints import read_checkpoint
 
 log = logging.getLogger("rnnlab")
@@ -62,8 +62,10 @@ def run(cfg: Config, run_dir: Path, config_tree: dict[str, Any], board: Board | 
         return {"status": "ok", "metrics": {}, "monitor": task.monitor}
     # after a multi-process fit, test on one device: sharded test sets would score some samples twice
     tester = trainer if trainer.world_size == 1 else build_tester(cfg)
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    test_metrics = tester.test(task, datamodule=data, ckpt_path=best or None, verbose=False, weights_only=True)[0]
+    checkpoints = trainer.checkpoint_callback
+    tested = last_saved(trainer) if cfg.callbacks.test_checkpoint == "last" else \
+        checkpoints.best_model_path if checkpoints is not None else ""
+    test_metrics = tester.test(task, datamodule=data, ckpt_path=tested or None, verbose=False, weights_only=True)[0]
     results = collect_results(trainer, task, test_metrics, time.perf_counter() - started)
     write_results(run_dir, trainer, task, results, config_tree, board.keys)
     print_summary(run_dir, results)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -140,7 +141,8 @@ class RecurrentTask(pl.LightningModule):
         if not math.isfinite(loss):
             lr = self.optimizer_cfg.lr
             checkpoint = self.trainer.checkpoint_callback
-            kept = checkpoint.last_model_path if checkpoint is not None else ""
+            last = Path(checkpoint.dirpath) / "last.ckpt" if checkpoint is not None and checkpoint.dirpath else None
+            kept = str(last) if last is not None and last.is_file() else ""
             raise UserError(
                 f"loss became {loss} at step {self.global_step} (optimizer.lr={lr:g}); "
                 "lower optimizer.lr or keep trainer.gradient_clip_val set (default 1.0)"

@@ -23,6 +23,7 @@ class OptimizerConfig:
     warmup_fraction: float = 0.3
     min_lr_fraction: float = 0.1
     fused: bool = True
+    average_from: int | None = None
 
     def check(self) -> None:
         choice("optimizer.name", self.name, OPTIMIZERS)
@@ -38,5 +39,7 @@ class OptimizerConfig:
         if not 0 <= self.warmup_fraction < 1 or (self.scheduler == "onecycle" and self.warmup_fraction == 0):
             raise UserError(f"optimizer.warmup_fraction={self.warmup_fraction} is not valid; use a value in "
                             f"{'(0, 1) with onecycle' if self.scheduler == 'onecycle' else '[0, 1)'}")
+        if self.average_from is not None:
+            at_least("optimizer.average_from", self.average_from, 0)
         if not 0 <= self.min_lr_fraction <= 1:
             raise UserError(f"optimizer.min_lr_fraction={self.min_lr_fraction} is not valid; use a value in [0, 1]")

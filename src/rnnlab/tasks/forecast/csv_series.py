@@ -75,9 +75,12 @@ def read_table(path: str, delimiter: str | None) -> Table:
 
 def read_csv(path: str, column: str | None, *, delimiter: str | None = None, date_column: str | None = None,
              date_parts: list[str] | None = None, missing: str = "error",
-             inputs: list[str] | None = None) -> CsvSeries:
+             inputs: list[str] | None = None, missing_flags: bool = False) -> CsvSeries:
     """One numeric column of a CSV in file order, with its dates when the file has them, and the `inputs`
-    columns (data.columns) beside it: numeric ones as numbers, text ones one-hot by category."""
+    columns (data.columns) beside it: numeric ones as numbers, text ones one-hot by category. With
+    `missing_flags`, each numeric column whose missing values were filled in gets two more input columns:
+    `<column>:missing` (1 where the value was filled in) and `<column>:last_seen` (its last observed value),
+    so the model can tell a filled value from a measured one (data.missing_flags)."""
     table = read_table(path, delimiter)
     column = column if column is not None else _only_numeric_column(table)
     _require_column(table, column, "data.column")
@@ -92,8 +95,13 @@ def read_csv(path: str, column: str | None, *, delimiter: str | None = None, dat
     dates, date_source = _dates(table, column, date_column, date_parts)
     if dates is not None:
         check_increasing(dates, table.lines, path)
+    filled = np.isnan(values)
     keep, values, report = _handle_missing(values, table, [column, *numeric], missing)
     encoded, names = [values[:, 1:]], list(numeric)
+    if missing_flags:
+        flags, flag_names = _missing_flags(values, filled[keep], [column, *numeric], missing)
+        encoded.append(flags)
+        names += flag_names
     for name in inputs:
         if name not in numeric:
             one_hot, categories = _one_hot(table.cells(name))
@@ -102,6 +110,27 @@ def read_csv(path: str, column: str | None, *, delimiter: str | None = None, dat
     features = np.hstack(encoded) if names else None
     dates = dates[keep] if dates is not None else None
     return CsvSeries(values[:, 0], dates, column, date_source, report, features, tuple(names))
+
+
+def _missing_flags(values: np.ndarray, filled: np.ndarray, columns: list[str],
+                   policy: str) -> tuple[np.ndarray, list[str]]:
+    """For each column with filled-in values: 1 where filled, and the last observed value carried forward (under
+    ffill that is the value itself, so only the flag)."""
+    if policy in ("error", "drop"):
+        raise UserError(f"data.missing_flags marks values that data.missing fills in, and data.missing={policy} "
+                        "fills none; set data.missing=ffill, interpolate or zero, or data.missing_flags=false")
+    flags, names = [], []
+    for i, name in enumerate(columns):
+        if not filled[:, i].any():
+            continue
+        flags.append(filled[:, i].astype(float))
+        names.append(f"{name}:missing")
+        if policy != "ffill":
+            observed = np.flatnonzero(~filled[:, i])
+            flags.append(values[observed[np.maximum(np.searchsorted(observed, np.arange(len(values)), "right") - 1, 0)],
+                                i])
+            names.append(f"{name}:last_seen")
+    return (np.column_stack(flags) if flags else np.empty((len(values), 0))), names
 
 
 def _numeric(table: Table, name: str) -> bool:

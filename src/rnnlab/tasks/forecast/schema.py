@@ -34,6 +34,7 @@ class StockDataConfig:
     date_column: str | None = None
     date_parts: list[str] | None = None
     missing: str = "error"
+    missing_flags: bool = False
     season: int | None = None
     seq_len: int = 20
     horizon: int = 1

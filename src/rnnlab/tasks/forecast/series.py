@@ -79,9 +79,10 @@ def read_csv_series(path: str, column: str | None, **options: object) -> Series:
 
 def load_series(cfg: StockDataConfig, seed: int) -> Series:
     if not cfg.csv_path:
-        if cfg.columns:
-            raise UserError("data.columns names input columns of a CSV; set data.csv_path too (a generated "
-                            "series has no other columns)")
+        if cfg.columns or cfg.missing_flags:
+            raise UserError("data.columns and data.missing_flags read columns of a CSV; set data.csv_path too "
+                            "(a generated series has no other columns and no missing values)")
         return generate_series(cfg, seed)
     return read_csv_series(cfg.csv_path, cfg.column, delimiter=cfg.delimiter, date_column=cfg.date_column,
-                           date_parts=cfg.date_parts, missing=cfg.missing, inputs=cfg.columns)
+                           date_parts=cfg.date_parts, missing=cfg.missing, inputs=cfg.columns,
+                           missing_flags=cfg.missing_flags)
