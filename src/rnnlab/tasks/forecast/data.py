@@ -20,7 +20,7 @@ from rnnlab.tasks.forecast.baselines import (
     seasonal_naive_forecast,
 )
 from rnnlab.tasks.forecast.calendar import describe_dates
-from rnnlab.tasks.forecast.scaling import choose_scaling
+from rnnlab.tasks.forecast.scaling import choose_scaling, window_floor
 from rnnlab.tasks.forecast.schema import StockDataConfig
 from rnnlab.tasks.forecast.series import Series, load_series
 from rnnlab.tasks.forecast.smoothing import ets_forecast
@@ -34,7 +34,7 @@ class ForecastSpec:
     """What a forecasting model needs to know about its data."""
 
     seq_len: int
-    horizon: int
+    horizon: int  # values forecast per window, and scored
     shift: float  # scaled = (value - shift) / scale, fitted on the training part only
     scale: float
     mase_scale: float  # mean absolute one-step change on the training part (MASE denominator)
@@ -50,6 +50,14 @@ class ForecastSpec:
     # and the column read, and the run's seed, which regenerates a generated series; None in older checkpoints
     data: dict[str, Any] | None = None
     seed: int | None = None
+    strategy: str = "direct"  # direct: `horizon` outputs at once; recursive: one, fed back `horizon` times
+    window: bool = False  # data.scaling=window: each window minus its mean over its spread (scaling.window_stats)
+    window_floor: float = 0.0  # ... a spread at least this, in the units `to_model` returns
+
+    @property
+    def outputs(self) -> int:
+        """Values the model forecasts per call: the horizon, or 1 for a recursive model."""
+        return 1 if self.strategy == "recursive" else self.horizon
 
     def to_model(self, values: np.ndarray) -> np.ndarray:
         """Values in original units -> what the model reads and predicts."""
@@ -140,6 +148,7 @@ class StockData(SplitData):
         self.seed = seed
         self.series: Series | None = None
         self.windows: dict[str, Windows] = {}
+        self.fit_windows: Windows | None = None  # what the model trains on: the train windows, one step for recursive
         self.season: int | None = None  # values per season, when the series has one (seasonal-naive baseline)
         self.summary: dict[str, Any] = {}  # what the series is and how it was read, for metrics.json
 
@@ -171,7 +180,13 @@ class StockData(SplitData):
                                  input_size=1 + len(series.feature_names), log=scaling.log,
                                  season=self.season if scaling.seasonal else 0, features=series.feature_names,
                                  feature_shift=feature_shift, feature_scale=feature_scale,
-                                 data=self._source(series), seed=self.seed)
+                                 data=self._source(series), seed=self.seed, strategy=cfg.strategy,
+                                 window=scaling.window,
+                                 window_floor=window_floor(windows["train"].inputs) / scale if scaling.window else 0.0)
+        # a recursive model learns the next value of every training window; it is scored over the horizon
+        self.fit_windows = windows["train"] if self.spec.outputs == cfg.horizon else cut_windows(
+            series.values, *bounds["train"], cfg.seq_len, self.spec.outputs, series.features)
+        self.summary["strategy"] = cfg.strategy
         if series.feature_names:
             self.summary["columns"] = list(series.feature_names)
         self.series, self.windows, self.bounds = series, windows, bounds
@@ -207,7 +222,7 @@ class StockData(SplitData):
         return torch.as_tensor(self.spec.inputs_to_model(windows.inputs, windows.features), dtype=torch.float32)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        w = self.windows[split]
+        w = self.fit_windows if split == "train" else self.windows[split]
         dataset = TensorDataset(self.model_inputs(w), self.scale(w.targets))
         return DataLoader(
             dataset, batch_size=self.cfg.batch_size, sampler=EpochShuffle(len(dataset), self.seed) if shuffle else None,

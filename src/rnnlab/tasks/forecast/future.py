@@ -50,7 +50,7 @@ def forecast_future(module: ForecastTask, steps: int, csv_path: str | None, out:
     write_csv(table, future)
     shown = min(len(series.values), history or spec.seq_len + 2 * steps)
     save_figure(plot(series, future, shown), figure)
-    return [describe(series, future, spec.horizon), *format_table(future), f"wrote {table} and {figure}"]
+    return [describe(series, future, spec.outputs), *format_table(future), f"wrote {table} and {figure}"]
 
 
 def check_steps(spec: ForecastSpec, steps: int) -> None:
@@ -94,7 +94,8 @@ def check_file(path: str, cfg: StockDataConfig) -> None:
 
 def forecast_values(module: ForecastTask, series: Series, steps: int) -> np.ndarray:
     """The `steps` values after the series (original units): the model's forecast from the last window, and past
-    its horizon its forecasts from windows that end in its own forecasts, in the model's scaling."""
+    its outputs (the horizon; one step for a recursive model) its forecasts from windows that end in its own
+    forecasts, in the model's scaling (a window model maps each forecast back with its own window's units)."""
     spec = module.spec
     window = series.values[None, -spec.seq_len:]
     if spec.log and (window <= 0).any():
@@ -105,7 +106,7 @@ def forecast_values(module: ForecastTask, series: Series, steps: int) -> np.ndar
     inputs = torch.as_tensor(scaled, dtype=torch.float32, device=module.device)
     if columns is not None:  # steps <= horizon (check_steps): one forecast, nothing fed back
         return module.unscale(module(inputs))[0, :steps].double().cpu().numpy()
-    return module.unscale(module.generate(inputs, steps, block=spec.horizon))[0].double().cpu().numpy()
+    return module.unscale(module.generate(inputs, steps, block=spec.outputs))[0].double().cpu().numpy()
 
 
 def _input_columns(spec: ForecastSpec, series: Series) -> np.ndarray | None:
@@ -136,7 +137,8 @@ def _show(dates: np.ndarray, unit: str) -> list[str]:
 
 
 def describe(series: Series, future: Future, horizon: int) -> str:
-    """What was forecast from what, and how: within the model's horizon, or from its own forecasts."""
+    """What was forecast from what, and how: within the model's horizon (the values it forecasts per call), or
+    from its own forecasts."""
     steps = len(future.values)
     if future.frequency:
         where = f"on {future.last} ({future.frequency})"

@@ -91,7 +91,7 @@ def compare_with_baselines(metrics: dict[str, float], seq_len: int, season: int 
 
 
 def describe_series(summary: dict[str, Any]) -> str:
-    """One line on what was forecast: points, dates, gaps, missing values, season, the scaling chosen."""
+    """One line on what was forecast: points, dates, gaps, missing values, season, strategy, the scaling chosen."""
     parts = [f"series {summary['source']}: {summary['points']} points"]
     dates = summary.get("dates")
     if dates:
@@ -103,6 +103,8 @@ def describe_series(summary: dict[str, Any]) -> str:
     if summary.get("columns"):
         parts.append(f"{len(summary['columns'])} input columns beside the target")
     parts.append(f"season {summary['season'] or 'none'}")
+    if summary.get("strategy") == "recursive":
+        parts.append("strategy recursive (one step at a time, fed its own forecasts)")
     scaling = summary["scaling"]
     proxies = ", ".join(f"{name} {value:.4g}" for name, value in scaling["validation_rmse"].items())
     parts.append(f"scaling {scaling['requested']} -> {scaling['chosen']} (validation RMSE of the linear "

@@ -9,7 +9,8 @@ from rnnlab.errors import UserError
 
 GENERATORS = ("sine", "sine_trend", "random_walk", "gbm")
 SCALERS = ("standard", "minmax", "none")
-SCALINGS = ("auto", "levels", "differences", "log-differences", "seasonal-differences")
+SCALINGS = ("auto", "levels", "differences", "log-differences", "seasonal-differences", "window")
+STRATEGIES = ("direct", "recursive")
 MISSING_POLICIES = ("error", "drop", "ffill", "interpolate", "zero")
 MAX_DATE_PARTS = 5  # year, month, day, hour, minute
 
@@ -38,6 +39,7 @@ class StockDataConfig:
     season: int | None = None
     seq_len: int = 20
     horizon: int = 1
+    strategy: str = "direct"
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     scaler: str = "standard"
@@ -54,6 +56,11 @@ class StockDataConfig:
         at_least("data.step_std", self.step_std, 0.0)
         at_least("data.seq_len", self.seq_len, 2)
         at_least("data.horizon", self.horizon, 1)
+        choice("data.strategy", self.strategy, STRATEGIES)
+        if self.strategy == "recursive" and self.columns and self.horizon > 1:
+            raise UserError(f"data.strategy=recursive cannot forecast data.horizon={self.horizon} steps with "
+                            f"data.columns={list(self.columns)}: their future values are unknown, so forecasts "
+                            "cannot be fed back in; use data.strategy=direct or drop data.columns")
         fraction("data.val_fraction", self.val_fraction)
         fraction("data.test_fraction", self.test_fraction)
         if self.val_fraction + self.test_fraction >= 1.0:

@@ -22,7 +22,7 @@ from rnnlab.tasks.forecast.report import (
     per_step_table,
     rollout_figure,
 )
-from rnnlab.tasks.forecast.scaling import base_of
+from rnnlab.tasks.forecast.scaling import base_of, window_stats
 from rnnlab.tasks.optimizer import OptimizerConfig
 
 
@@ -34,7 +34,8 @@ def forecast_errors(prediction: np.ndarray, actual: np.ndarray, mase_scale: floa
 
 
 class ForecastTask(RecurrentTask):
-    """Predicts the next `horizon` values of a series from a window of `seq_len` past values."""
+    """Predicts the next `horizon` values of a series from a window of `seq_len` past values: all at once
+    (data.strategy=direct), or one at a time from windows that end in its own forecasts (recursive)."""
 
     def __init__(
         self, model: ModelConfig, optimizer: OptimizerConfig, spec: ForecastSpec,
@@ -42,21 +43,34 @@ class ForecastTask(RecurrentTask):
     ) -> None:
         super().__init__(model, optimizer, spec, monitor, mode)
         self.encoder = RecurrentEncoder(model, spec.input_size)
-        self.head = nn.Linear(self.encoder.summary_size, spec.horizon)
+        self.head = nn.Linear(self.encoder.summary_size, spec.outputs)
         initialize_(self, model.init)
         self.val_rmse = MeanSquaredError(squared=False)
         self.test_predictions: list[Tensor] = []
 
     def forward(self, windows: Tensor) -> Tensor:
         """Scaled windows [B, seq_len] (with input columns: [B, seq_len, 1 + F], the target first) -> scaled
-        forecasts [B, horizon]."""
+        forecasts [B, outputs] (the horizon, or 1 for a recursive model)."""
         target, columns = (windows[..., 0], windows[..., 1:]) if windows.dim() == 3 else (windows, None)
-        seen = target - target[:, -1:] if self.spec.relative else target
+        if self.spec.window:  # each window in its own units; the forecast is mapped back with them below
+            centre, spread = window_stats(target, self.spec.window_floor)
+            seen = (target - centre) / spread
+        else:
+            seen = target - target[:, -1:] if self.spec.relative else target
         seen = seen.unsqueeze(-1) if columns is None else torch.cat([seen.unsqueeze(-1), columns], dim=-1)
         _, summary = self.encoder(seen)
+        if self.spec.window:
+            return centre + spread * self.head(summary)
         if not self.spec.relative:
             return self.head(summary)
-        return base_of(target, self.spec.horizon, self.spec.season) + self.head(summary)
+        return base_of(target, self.spec.outputs, self.spec.season) + self.head(summary)
+
+    def forecast(self, windows: Tensor) -> Tensor:
+        """Scaled windows -> scaled forecasts [B, horizon]: the model's outputs, or for a recursive model its
+        one-step forecasts fed back in `horizon` times."""
+        if self.spec.outputs == self.spec.horizon:
+            return self(windows)
+        return self.generate(windows, self.spec.horizon)
 
     def unscale(self, values: Tensor) -> Tensor:
         """What the model reads and predicts -> original units."""
@@ -71,7 +85,7 @@ class ForecastTask(RecurrentTask):
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         windows, targets = batch
-        prediction = self(windows)
+        prediction = self.forecast(windows)  # over the whole horizon for both strategies: comparable
         self.log("val/loss", nn.functional.mse_loss(prediction, targets), prog_bar=True, sync_dist=True)
         self.val_rmse(self.unscale(prediction), self.unscale(targets))
         self.log("val/rmse", self.val_rmse)
@@ -81,7 +95,7 @@ class ForecastTask(RecurrentTask):
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         windows, _ = batch
-        self.test_predictions.append(self.unscale(self(windows)).float().cpu())
+        self.test_predictions.append(self.unscale(self.forecast(windows)).float().cpu())
 
     def on_test_epoch_end(self) -> None:
         data = self.trainer.datamodule
