@@ -75,6 +75,10 @@ TAGGING_COLUMNS = {"test acc": "test/acc", "unseen words": "test/unseen_acc", "m
                    "sentences exact": "test/exact_match", "most-frequent-tag baseline": "test/baseline_acc",
                    "baseline, unseen words": "test/baseline_unseen_acc", "best epoch": "best_epoch",
                    "params": "params", "wall time (s)": "wall_time_s", "train sentences/s": "train_samples_per_s"}
+FORECAST_COLUMNS = {"test RMSE": "test/rmse", "naive": "test/naive_rmse", "seasonal naive": "test/seasonal_naive_rmse",
+                    "drift": "test/drift_rmse", "linear AR": "test/linear_rmse", "ETS": "test/ets_rmse",
+                    "best epoch": "best_epoch", "wall time (s)": "wall_time_s"}
+SERIES = "data.csv_path=../shared/data/series/"
 IMDB_QUICK = ["trainer.max_epochs=1", "trainer.limit_train_batches=30", "trainer.limit_val_batches=10",
               "trainer.limit_test_batches=20", "seed=0"]
 
@@ -85,6 +89,17 @@ PAGES = {
         Section("stock_random_walk", "Sanity check: a random walk",
                 ["experiment=stock_random_walk", "seed=0,1,2"], ["trainer.max_epochs=5", "seed=0,1"],
                 STOCK_COLUMNS, per_job=True),
+    ]),
+    "forecasting": Page("forecasting.md", "Forecasting real series", [
+        *[Section(name.replace("-", "_"), title, ["model=lstm,gru,rnn", "seed=0,1,2", f"{SERIES}{name}.csv"],
+                  ["trainer.max_epochs=3", "seed=0"], FORECAST_COLUMNS)
+          for name, title in (("monthly-car-sales", "Monthly car sales: 108 months, a yearly season"),
+                              ("daily-min-temperatures", "Daily minimum temperatures: 3,650 days"),
+                              ("monthly-sunspots", "Monthly sunspots: 2,820 months, an 11-year cycle"))],
+        Section("pollution", "Beijing PM2.5, one hour ahead from every variable (the Keras tutorial's split)",
+                ["experiment=pollution", "model=lstm,gru,rnn", "seed=0,1,2", f"{SERIES}pollution.csv"],
+                ["trainer.max_epochs=2", "seed=0"],
+                {**FORECAST_COLUMNS, "linear, all columns": "test/linear_all_rmse"}),
     ]),
     "imdb": Page("imdb.md", "IMDB sentiment, from scratch", [
         Section("imdb_compare", "The Keras tutorial recipe, and the architectures compared on it",
