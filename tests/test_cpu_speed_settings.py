@@ -145,3 +145,21 @@ def test_the_cosine_schedule_warms_up_then_decays_to_its_floor():
     assert factor(100) == pytest.approx(0.1) and factor(500) == pytest.approx(0.1)
     assert [factor(s) for s in range(10, 101)] == sorted((factor(s) for s in range(10, 101)), reverse=True)
     assert cosine_with_warmup(10, 0.0, 0.0)(0) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("overrides, threads", [
+    ([], 1),                                             # make run's LSTM(64): 17k parameters
+    (["model.hidden_size=256"], "default"),              # 266k parameters: torch's default
+    (["trainer.single_thread_below=0"], "default"),      # never
+    (["trainer.num_threads=2"], 2),                      # asked for: as asked
+])
+def test_a_small_model_trains_on_one_thread_unless_told_otherwise(tmp_path, overrides, threads):
+    from conftest import run_in_process
+    from rnnlab.run.callbacks import TORCH_DEFAULT_THREADS
+
+    torch.set_num_threads(3)  # neither of the answers: the run must set it
+    try:
+        run_in_process(tmp_path, "debug=fast_dev_run", *overrides)
+        assert torch.get_num_threads() == (TORCH_DEFAULT_THREADS if threads == "default" else threads)
+    finally:
+        torch.set_num_threads(TORCH_DEFAULT_THREADS)

@@ -59,7 +59,8 @@ def build_logger(cfg: Config, run_dir: Path, board: Board | None = None) -> Logg
 def build_callbacks(cfg: Config, task: RecurrentTask, run_dir: Path) -> list[Callback]:
     c = cfg.callbacks
     callbacks: list[Callback] = [
-        TorchSettings(cfg.trainer.flush_denormal, cfg.trainer.num_threads, cfg.trainer.reuse_memory),
+        TorchSettings(cfg.trainer.flush_denormal, cfg.trainer.num_threads, cfg.trainer.reuse_memory,
+                      cfg.trainer.single_thread_below),
         MetricHistory(),
         ThroughputMeter(c.throughput_warmup_batches),
         RandomState(),
@@ -119,6 +120,7 @@ def build_tester(cfg: Config) -> pl.Trainer:
     return pl.Trainer(
         accelerator=t.accelerator, devices=1, precision=resolve_precision(t.accelerator, t.precision),
         limit_test_batches=t.limit_test_batches, fast_dev_run=t.fast_dev_run, logger=False,
-        callbacks=[TorchSettings(t.flush_denormal, t.num_threads, t.reuse_memory)], enable_progress_bar=False,
+        callbacks=[TorchSettings(t.flush_denormal, t.num_threads, t.reuse_memory, t.single_thread_below)],
+        enable_progress_bar=False,
         enable_model_summary=False, profiler=Unprofiled(),
     )

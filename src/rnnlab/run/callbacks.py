@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import time
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.accelerators import CPUAccelerator
 from pytorch_lightning.callbacks import Callback, Checkpoint, ModelSummary
 from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities.model_summary import get_human_readable_count
@@ -19,6 +21,9 @@ from rich.table import Table
 from torch import Tensor
 
 from rnnlab.kernels import reuse_freed_memory, set_flush_denormal_everywhere
+
+log = logging.getLogger("rnnlab")
+TORCH_DEFAULT_THREADS = torch.get_num_threads()  # before any run of this process set it
 
 
 def configure_torch(flush_denormal: bool, num_threads: int | None, reuse_memory: bool = False) -> None:
@@ -48,13 +53,27 @@ def threads_per_job(n_jobs: int, cores: int | None = None) -> int:
 
 
 class TorchSettings(pl.Callback):
-    """Applies `configure_torch` in whichever process trains (launcher workers, DDP ranks)."""
+    """Applies `configure_torch` in whichever process trains (launcher workers, DDP ranks).
 
-    def __init__(self, flush_denormal: bool, num_threads: int | None, reuse_memory: bool = False) -> None:
+    Without `trainer.num_threads`, a model of fewer than `single_thread_below` parameters trains on one thread:
+    a second thread gains it nothing on an idle machine, and beside another busy process its spinning OpenMP
+    threads made `make run` 1.65x slower than one thread (benchmarks/threads_under_load.py)."""
+
+    def __init__(self, flush_denormal: bool, num_threads: int | None, reuse_memory: bool = False,
+                 single_thread_below: int = 0) -> None:
         self.flush_denormal, self.num_threads, self.reuse_memory = flush_denormal, num_threads, reuse_memory
+        self.single_thread_below = single_thread_below
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        configure_torch(self.flush_denormal, self.num_threads, self.reuse_memory)
+        threads = self.num_threads
+        if threads is None and isinstance(trainer.accelerator, CPUAccelerator):
+            count = sum(p.numel() for p in pl_module.parameters())
+            small = count < self.single_thread_below
+            threads = 1 if small else TORCH_DEFAULT_THREADS  # the default again after a small model in this process
+            if small:
+                log.info("one torch thread: %d parameters, fewer than trainer.single_thread_below=%d", count,
+                         self.single_thread_below)
+        configure_torch(self.flush_denormal, threads, self.reuse_memory)
 
 
 class FitState(pl.Callback):

@@ -52,6 +52,7 @@ class TrainerConfig:
     fast_dev_run: Any = False
     flush_denormal: bool = True
     num_threads: int | None = None
+    single_thread_below: int = 50_000
     reuse_memory: bool = True
     profiler: str | None = None
 
@@ -69,6 +70,7 @@ class TrainerConfig:
             at_least("trainer.gradient_clip_val", self.gradient_clip_val, 0.0)
         if self.num_threads is not None:
             at_least("trainer.num_threads", self.num_threads, 1)
+        at_least("trainer.single_thread_below", self.single_thread_below, 0)
         for key in ("limit_train_batches", "limit_val_batches", "limit_test_batches", "overfit_batches"):
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
