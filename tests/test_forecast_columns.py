@@ -88,5 +88,27 @@ def test_a_bad_input_column_is_named(tmp_path, columns, message):
 
 
 def test_input_columns_without_a_csv_are_refused():
-    with pytest.raises(UserError, match="data.columns names input columns of a CSV; set data.csv_path"):
+    with pytest.raises(UserError, match="data.columns and data.missing_flags read columns of a CSV; set data.csv_path"):
         StockData(StockDataConfig(columns=["x"]), seed=0).setup()
+
+
+def test_missing_flags_mark_filled_values_and_carry_the_last_measured_one(tmp_path):
+    path = tmp_path / "load.csv"
+    write_driven(path)
+    lines = path.read_text().splitlines()
+    for line in (11, 12):  # the load of the rows on file lines 12 and 13 (indexes 10 and 11)
+        cells = lines[line].split(",")
+        cells[5] = "NA"
+        lines[line] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    data = StockData(driven_config(str(path), missing="zero", missing_flags=True), seed=0)
+    data.setup()
+    names = list(data.series.feature_names)
+    assert {"load:missing", "load:last_seen"} <= set(names) and "driver:missing" not in names
+    flags = data.series.features[:, names.index("load:missing")]
+    last_seen = data.series.features[:, names.index("load:last_seen")]
+    assert flags[10] == flags[11] == 1 and flags.sum() == 2
+    assert data.series.values[10] == data.series.values[11] == 0  # scored as filled, as the tutorial does
+    assert last_seen[10] == last_seen[11] == data.series.values[9] and last_seen[12] == data.series.values[12]
+    with pytest.raises(UserError, match="data.missing_flags marks values that data.missing fills in"):
+        StockData(driven_config(str(path), missing="drop", missing_flags=True), seed=0).setup()
