@@ -50,3 +50,13 @@ def cli(tmp_path: Path):
         return run_cli(*args, *QUIET, f"paths.log_dir={tmp_path / 'logs'}", cwd=tmp_path)
 
     return invoke
+
+
+def forecast_data(**fields):
+    """The forecasting data module (`StockData`) for these `data:` fields, set up, seed 0."""
+    from rnnlab.tasks.forecast.data import StockData
+    from rnnlab.tasks.forecast.schema import StockDataConfig
+
+    data = StockData(StockDataConfig(**fields), seed=0)
+    data.setup()
+    return data

@@ -9,13 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_in_process
+from conftest import forecast_data, run_in_process
 from rnnlab.errors import UserError
 from rnnlab.tasks.forecast.baselines import seasonal_naive_forecast
-from rnnlab.tasks.forecast.data import StockData
 from rnnlab.tasks.forecast.report import compare_with_baselines, forecast_figure
 from rnnlab.tasks.forecast.scaling import base_of
-from rnnlab.tasks.forecast.schema import StockDataConfig
 from rnnlab.tasks.forecast.series import read_csv_series
 
 SHARED_SERIES = Path(__file__).parents[2] / "shared" / "data" / "series"  # ../shared/data beside the repository
@@ -38,17 +36,12 @@ def write_monthly(path: Path, values, dates: list[str] | None = None, delimiter:
     return str(path)
 
 
-def make_data(**fields) -> StockData:
-    data = StockData(StockDataConfig(**fields), seed=0)
-    data.setup()
-    return data
-
 
 # --- dates ----------------------------------------------------------------------------------------------------
 
 
 def test_monthly_dates_are_read_and_give_the_frequency_and_a_season_of_12(tmp_path):
-    data = make_data(csv_path=write_monthly(tmp_path / "sales.csv", SEASONAL), seq_len=12)
+    data = forecast_data(csv_path=write_monthly(tmp_path / "sales.csv", SEASONAL), seq_len=12)
     assert data.series.dates[0] == np.datetime64("1960-01-01") and data.series.dates[-1] == np.datetime64("1971-12-01")
     dates = data.summary["dates"]
     assert (dates["frequency"], dates["first"], dates["last"], dates["gaps"]) == ("monthly", "1960-01-01",
@@ -60,7 +53,7 @@ def test_hourly_dates_from_year_month_day_hour_columns_give_a_season_of_24(tmp_p
     path = tmp_path / "air.csv"
     rows = [f"{i + 1},2010,1,{1 + i // 24},{i % 24},{50 + 10 * np.sin(i / 4):.2f},NW\n" for i in range(240)]
     path.write_text("No,year,month,day,hour,pm2.5,cbwd\n" + "".join(rows))
-    data = make_data(csv_path=str(path), column="pm2.5", date_parts=["year", "month", "day", "hour"], seq_len=6)
+    data = forecast_data(csv_path=str(path), column="pm2.5", date_parts=["year", "month", "day", "hour"], seq_len=6)
     assert data.series.dates[25] == np.datetime64("2010-01-02T01:00:00")
     assert data.summary["dates"]["frequency"] == "hourly" and data.season == 24
 
@@ -69,10 +62,10 @@ def test_daily_dates_give_a_season_of_7_and_an_explicit_season_wins(tmp_path):
     path = tmp_path / "temps.csv"
     days = np.arange(np.datetime64("1981-01-01"), np.datetime64("1981-04-01"))
     path.write_text("Date,Temp\n" + "".join(f"{day},{10 + i % 7}\n" for i, day in enumerate(days)))
-    assert make_data(csv_path=str(path), seq_len=5).season == 7
-    assert make_data(csv_path=str(path), seq_len=5, season=14).season == 14
-    assert make_data(csv_path=str(path), seq_len=5, season=0).season is None
-    assert "seasonal_naive" not in make_data(csv_path=str(path), seq_len=5, season=1).reference_forecasts()
+    assert forecast_data(csv_path=str(path), seq_len=5).season == 7
+    assert forecast_data(csv_path=str(path), seq_len=5, season=14).season == 14
+    assert forecast_data(csv_path=str(path), seq_len=5, season=0).season is None
+    assert "seasonal_naive" not in forecast_data(csv_path=str(path), seq_len=5, season=1).reference_forecasts()
 
 
 def test_trading_days_skip_weekends_without_gaps_and_have_a_season_of_5(tmp_path):
@@ -80,7 +73,7 @@ def test_trading_days_skip_weekends_without_gaps_and_have_a_season_of_5(tmp_path
     del days[40]  # a holiday
     path = tmp_path / "prices.csv"
     path.write_text("Date,Close\n" + "".join(f"{day},{100 + i % 5}\n" for i, day in enumerate(days)))
-    data = make_data(csv_path=str(path), seq_len=5)
+    data = forecast_data(csv_path=str(path), seq_len=5)
     dates = data.summary["dates"]
     assert (dates["frequency"], dates["gaps"], dates["missing_points"], data.season) == ("business-daily", 1, 1, 5)
 
@@ -90,7 +83,7 @@ def test_a_gap_in_the_dates_is_warned_about_and_reported(tmp_path, caplog):
     del dates[30:32]  # 1962-07 and 1962-08 are missing
     path = write_monthly(tmp_path / "sales.csv", SEASONAL[:60], dates)
     with caplog.at_level(logging.WARNING):
-        data = make_data(csv_path=path, seq_len=6)
+        data = forecast_data(csv_path=path, seq_len=6)
     assert data.summary["dates"]["gaps"] == 1 and data.summary["dates"]["missing_points"] == 2
     assert data.summary["dates"]["first_gaps"] == ["after 1962-06-01: 2 missing"]
     assert "1 gaps in the monthly dates (2 points missing), first after 1962-06-01" in caplog.text
@@ -100,11 +93,11 @@ def test_dates_out_of_order_or_repeated_name_the_line(tmp_path):
     dates = months(60)
     dates[10], dates[11] = dates[11], dates[10]
     with pytest.raises(UserError, match=r"line 13: the date 1960-11-01 comes after 1960-12-01 on line 12; sort"):
-        make_data(csv_path=write_monthly(tmp_path / "shuffled.csv", SEASONAL[:60], dates), seq_len=6)
+        forecast_data(csv_path=write_monthly(tmp_path / "shuffled.csv", SEASONAL[:60], dates), seq_len=6)
     dates = months(60)
     dates[20] = dates[19]
     with pytest.raises(UserError, match=r"line 22: the date 1961-08-01 repeats line 21's; keep one row per date"):
-        make_data(csv_path=write_monthly(tmp_path / "doubled.csv", SEASONAL[:60], dates), seq_len=6)
+        forecast_data(csv_path=write_monthly(tmp_path / "doubled.csv", SEASONAL[:60], dates), seq_len=6)
 
 
 def test_bad_dates_on_the_command_line_end_in_one_line_without_a_traceback(cli, tmp_path):
@@ -122,10 +115,10 @@ def test_a_date_column_that_is_not_a_date_names_the_line(tmp_path):
     dates = months(60)
     dates[5] = "June"
     with pytest.raises(UserError, match=r"line 7: column 'Month' holds 'June', not a date"):
-        make_data(csv_path=write_monthly(tmp_path / "sales.csv", SEASONAL[:60], dates), seq_len=6,
+        forecast_data(csv_path=write_monthly(tmp_path / "sales.csv", SEASONAL[:60], dates), seq_len=6,
                   date_column="Month")
     with pytest.raises(UserError, match=r"data.date_column 'Day' is not in .*choose one of Month, Sales"):
-        make_data(csv_path=write_monthly(tmp_path / "sales.csv", SEASONAL[:60]), seq_len=6, date_column="Day")
+        forecast_data(csv_path=write_monthly(tmp_path / "sales.csv", SEASONAL[:60]), seq_len=6, date_column="Day")
 
 
 def test_the_forecast_figure_is_drawn_against_the_dates():
@@ -199,14 +192,14 @@ def test_too_few_windows_for_a_split_say_how_many_and_what_to_change(tmp_path):
     with pytest.raises(UserError, match=r"data.seq_len=3 with data.horizon=1 leaves only 4 val, 4 test windows in a "
                                         r"series of 30 points .*fewer than data.min_windows=5; use a longer series, "
                                         r"lower data.seq_len, raise data.val_fraction or raise data.test_fraction"):
-        make_data(csv_path=path, seq_len=3)
-    assert len(make_data(csv_path=path, seq_len=3, min_windows=4).windows["test"].starts) == 4
+        forecast_data(csv_path=path, seq_len=3)
+    assert len(forecast_data(csv_path=path, seq_len=3, min_windows=4).windows["test"].starts) == 4
 
 
 def test_a_season_longer_than_the_training_part_is_refused(tmp_path):
     with pytest.raises(UserError, match=r"data.season=200 is longer than the training part \(100 points of "
                                         r"sales.csv:Sales\); lower data.season"):
-        make_data(csv_path=write_monthly(tmp_path / "sales.csv", SEASONAL), seq_len=12, season=200)
+        forecast_data(csv_path=write_monthly(tmp_path / "sales.csv", SEASONAL), seq_len=12, season=200)
 
 
 def test_seasonal_naive_takes_the_value_one_season_before_each_target():
@@ -217,7 +210,7 @@ def test_seasonal_naive_takes_the_value_one_season_before_each_target():
 
 def test_seasonal_naive_is_scored_on_the_models_test_windows(tmp_path):
     values = np.tile([1.0, 5.0, 3.0], 40) + np.arange(120) * 0.5  # season 3 plus a trend of 0.5 per step
-    data = make_data(csv_path=write_monthly(tmp_path / "sales.csv", values), seq_len=4, season=3)
+    data = forecast_data(csv_path=write_monthly(tmp_path / "sales.csv", values), seq_len=4, season=3)
     test = data.windows["test"]
     seasonal = data.reference_forecasts()["seasonal_naive"]
     np.testing.assert_allclose(seasonal, test.targets - 1.5)  # one season behind: 3 steps of 0.5 lower
@@ -234,7 +227,7 @@ def test_seasonal_naive_is_scored_on_the_models_test_windows(tmp_path):
     (GROWTH, None, "log-differences"),  # grows by percentages
 ])
 def test_auto_scaling_chooses_by_the_validation_error_of_a_linear_proxy(tmp_path, values, season, chosen):
-    data = make_data(csv_path=write_monthly(tmp_path / "sales.csv", values), seq_len=12, season=season)
+    data = forecast_data(csv_path=write_monthly(tmp_path / "sales.csv", values), seq_len=12, season=season)
     scaling = data.summary["scaling"]
     assert scaling["requested"] == "auto" and scaling["chosen"] == chosen
     errors = scaling["validation_rmse"]
@@ -256,23 +249,23 @@ def test_seasonal_differences_start_from_the_value_one_season_before(tmp_path):
     path = write_monthly(tmp_path / "sales.csv", SEASONAL)
     with pytest.raises(UserError, match=r"seasonal-differences needs a season \(data.season, now None\) with "
                                         r"data.horizon=1 <= season <= data.seq_len=12"):
-        make_data(csv_path=path, seq_len=12, season=0, scaling="seasonal-differences")
+        forecast_data(csv_path=path, seq_len=12, season=0, scaling="seasonal-differences")
     with pytest.raises(UserError, match=r"<= data.seq_len=6; raise data.seq_len"):
-        make_data(csv_path=path, seq_len=6, scaling="seasonal-differences")
+        forecast_data(csv_path=path, seq_len=6, scaling="seasonal-differences")
 
 
 def test_the_default_sine_keeps_modelling_levels():
-    data = make_data()
+    data = forecast_data()
     assert data.summary["scaling"]["chosen"] == "levels" and not data.spec.relative and not data.spec.log
 
 
 def test_log_differences_read_and_return_original_units(tmp_path):
-    data = make_data(csv_path=write_monthly(tmp_path / "sales.csv", GROWTH), seq_len=12, scaling="log-differences")
+    data = forecast_data(csv_path=write_monthly(tmp_path / "sales.csv", GROWTH), seq_len=12, scaling="log-differences")
     inputs = data.windows["train"].inputs[:3]
     scaled = data.scale(inputs).double().numpy()
     np.testing.assert_allclose(np.exp(scaled * data.spec.scale + data.spec.shift), inputs, rtol=1e-5)
     with pytest.raises(UserError, match="log-differences needs a positive series"):
-        make_data(csv_path=write_monthly(tmp_path / "sales.csv", SEASONAL - 100), seq_len=12,
+        forecast_data(csv_path=write_monthly(tmp_path / "sales.csv", SEASONAL - 100), seq_len=12,
                   scaling="log-differences")
 
 
@@ -327,7 +320,7 @@ def test_a_run_on_a_monthly_csv_reports_dates_season_baselines_steps_and_its_ver
 
 @pytest.mark.skipif(not (SHARED_SERIES / "monthly-car-sales.csv").is_file(), reason="the shared real series are absent")
 def test_the_real_series_are_read_as_they_are():
-    sales = make_data(csv_path=str(SHARED_SERIES / "monthly-car-sales.csv"), seq_len=12)
+    sales = forecast_data(csv_path=str(SHARED_SERIES / "monthly-car-sales.csv"), seq_len=12)
     assert sales.summary["points"] == 108 and sales.season == 12 and sales.summary["dates"]["gaps"] == 0
-    temps = make_data(csv_path=str(SHARED_SERIES / "daily-min-temperatures.csv"), seq_len=14)
+    temps = forecast_data(csv_path=str(SHARED_SERIES / "daily-min-temperatures.csv"), seq_len=14)
     assert temps.season == 7 and temps.summary["dates"]["gaps"] == 2  # no 31 December in the two leap years

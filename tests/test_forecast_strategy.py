@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import compose_config, run_in_process
+from conftest import compose_config, forecast_data, run_in_process
 from rnnlab.errors import UserError
 from rnnlab.models.config import ModelConfig
 from rnnlab.run.forecast import main as forecast_main
 from rnnlab.run.predict import load_checkpoint, load_task
 from rnnlab.tasks.forecast.baselines import naive_forecast
-from rnnlab.tasks.forecast.data import StockData
 from rnnlab.tasks.forecast.schema import StockDataConfig
 from rnnlab.tasks.forecast.task import ForecastTask
 from rnnlab.tasks.optimizer import OptimizerConfig
@@ -33,11 +32,6 @@ def write_monthly(path: Path, values: np.ndarray) -> str:
     path.write_text(f"Month,Sales\n{rows}")
     return str(path)
 
-
-def make_data(**fields) -> StockData:
-    data = StockData(StockDataConfig(**fields), seed=0)
-    data.setup()
-    return data
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +55,7 @@ def test_both_strategies_forecast_every_test_window_the_same_steps_ahead_beside_
         assert len(per_step["model_rmse"]) == len(per_step["seasonal_naive_rmse"]) == HORIZON
         assert (run_dir / "figures" / "error_per_step.png").is_file()
         module = load_task(load_checkpoint(run_dir / "checkpoints" / "best.ckpt"))
-        data = make_data(**module.spec.data)
+        data = forecast_data(**module.spec.data)
         forecast = module.forecast(data.model_inputs(data.windows["test"]))
         assert forecast.shape == (len(data.windows["test"].starts), HORIZON)
     assert recursive["report"]["series"]["scaling"]["chosen"] == "seasonal-differences"
@@ -77,7 +71,7 @@ def test_the_reported_errors_of_a_recursive_run_are_its_checkpoint_fed_its_own_f
     results, run_dir = runs["recursive"]
     module = load_task(load_checkpoint(run_dir / "checkpoints" / "best.ckpt"))
     assert module.spec.strategy == "recursive" and module.spec.outputs == 1 and module.head.out_features == 1
-    data = make_data(**module.spec.data)
+    data = forecast_data(**module.spec.data)
     errors = {}
     for split in ("val", "test"):
         windows = data.windows[split]
@@ -112,7 +106,7 @@ def test_a_recursive_checkpoint_forecasts_any_number_of_steps_one_at_a_time(runs
 def test_a_recursive_forecast_feeds_back_in_the_models_own_scaling(tmp_path, scaling):
     """A model that forecasts no change in its own units (a zero head), fed back: the forecast that scaling
     implies, in original units, on the scored test windows."""
-    data = make_data(csv_path=write_monthly(tmp_path / "sales.csv", SEASONAL), seq_len=SEQ_LEN, horizon=HORIZON,
+    data = forecast_data(csv_path=write_monthly(tmp_path / "sales.csv", SEASONAL), seq_len=SEQ_LEN, horizon=HORIZON,
                      strategy="recursive", scaling=scaling)
     module = ForecastTask(ModelConfig(hidden_size=4, impl="torch"), OptimizerConfig(), data.spec).eval()
     torch.nn.init.zeros_(module.head.weight)
@@ -137,7 +131,7 @@ def test_a_recursive_forecast_feeds_back_in_the_models_own_scaling(tmp_path, sca
 
 def test_recursive_with_horizon_1_is_direct_with_horizon_1(tmp_path):
     path = write_monthly(tmp_path / "sales.csv", SEASONAL)
-    direct, recursive = (make_data(csv_path=path, seq_len=SEQ_LEN, strategy=strategy)
+    direct, recursive = (forecast_data(csv_path=path, seq_len=SEQ_LEN, strategy=strategy)
                          for strategy in ("direct", "recursive"))
     assert {**asdict(direct.spec), "strategy": None, "data": None} == \
         {**asdict(recursive.spec), "strategy": None, "data": None}
@@ -148,7 +142,7 @@ def test_recursive_with_horizon_1_is_direct_with_horizon_1(tmp_path):
 
 
 def test_recursive_trains_on_the_next_value_of_every_training_window(tmp_path):
-    data = make_data(csv_path=write_monthly(tmp_path / "sales.csv", SEASONAL), seq_len=SEQ_LEN, horizon=HORIZON,
+    data = forecast_data(csv_path=write_monthly(tmp_path / "sales.csv", SEASONAL), seq_len=SEQ_LEN, horizon=HORIZON,
                      strategy="recursive")
     train, fit = data.windows["train"], data.fit_windows
     assert len(fit.starts) == len(train.starts) + HORIZON - 1  # targets up to the training part's end

@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_in_process
+from conftest import forecast_data, run_in_process
 from rnnlab.models.config import ModelConfig
 from rnnlab.run.forecast import main as forecast_main
 from rnnlab.tasks.forecast.data import StockData
 from rnnlab.tasks.forecast.future import forecast_values
 from rnnlab.tasks.forecast.scaling import MARGIN, SCALINGS, proxy_rmse, window_floor, window_stats
-from rnnlab.tasks.forecast.schema import StockDataConfig
 from rnnlab.tasks.forecast.series import Series
 from rnnlab.tasks.forecast.task import ForecastTask
 from rnnlab.tasks.optimizer import OptimizerConfig
@@ -34,11 +33,6 @@ def write_values(path: Path, values: np.ndarray) -> str:
     return str(path)
 
 
-def make_data(**fields) -> StockData:
-    data = StockData(StockDataConfig(**fields), seed=0)
-    data.setup()
-    return data
-
 
 @pytest.fixture(scope="module")
 def growing(tmp_path_factory) -> str:
@@ -51,7 +45,7 @@ def random_model(data: StockData) -> ForecastTask:
 
 
 def test_a_window_in_its_own_units_and_back_is_the_window_again(growing):
-    data = make_data(csv_path=growing, seq_len=SEQ_LEN, scaling="window")
+    data = forecast_data(csv_path=growing, seq_len=SEQ_LEN, scaling="window")
     spec, module = data.spec, random_model(data)
     assert spec.window and not spec.relative and not spec.log
     assert spec.window_floor == pytest.approx(window_floor(data.windows["train"].inputs) / spec.scale)
@@ -70,7 +64,7 @@ def test_a_window_in_its_own_units_and_back_is_the_window_again(growing):
 def test_every_forecast_is_mapped_back_with_its_own_windows_units(growing, strategy):
     """Stretch and shift a window and the forecast stretches and shifts alike, through the test pass (forecast),
     the rollout (generate) and python -m rnnlab.forecast (forecast_values): each is in its window's units."""
-    data = make_data(csv_path=growing, seq_len=SEQ_LEN, horizon=3, strategy=strategy, scaling="window")
+    data = forecast_data(csv_path=growing, seq_len=SEQ_LEN, horizon=3, strategy=strategy, scaling="window")
     module = random_model(data)
     inputs = data.windows["test"].inputs[:8]
     in_original_units = {
@@ -87,7 +81,7 @@ def test_every_forecast_is_mapped_back_with_its_own_windows_units(growing, strat
 
 
 def test_the_linear_proxy_in_window_units_forecasts_the_growing_series_to_its_noise(growing):
-    data = make_data(csv_path=growing, seq_len=SEQ_LEN, scaling="window")
+    data = forecast_data(csv_path=growing, seq_len=SEQ_LEN, scaling="window")
     train, val = data.windows["train"], data.windows["val"]
     rmse = proxy_rmse(SCALINGS["window"], (train.inputs, train.targets), (val.inputs, val.targets),
                       data.series.values[: data.bounds["train"][1]], None)
@@ -98,11 +92,11 @@ def test_the_linear_proxy_in_window_units_forecasts_the_growing_series_to_its_no
 
 
 def test_auto_chooses_window_when_level_and_amplitude_drift_and_not_on_the_default_sine(growing):
-    scaling = make_data(csv_path=growing, seq_len=SEQ_LEN).summary["scaling"]
+    scaling = forecast_data(csv_path=growing, seq_len=SEQ_LEN).summary["scaling"]
     errors = scaling["validation_rmse"]
     assert scaling["chosen"] == "window"
     assert all(errors["window"] < (1 - MARGIN) * errors[name] for name in ("levels", "differences", "log-differences"))
-    sine = make_data().summary["scaling"]
+    sine = forecast_data().summary["scaling"]
     assert sine["chosen"] == "levels" and "window" in sine["validation_rmse"]
 
 

@@ -5,17 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import forecast_data
 from rnnlab.errors import UserError
 from rnnlab.tasks.forecast.baselines import LinearAutoregression, drift_forecast, naive_forecast
-from rnnlab.tasks.forecast.data import StockData
 from rnnlab.tasks.forecast.schema import StockDataConfig
 from rnnlab.tasks.forecast.series import generate_series, read_csv_series
-
-
-def make_data(**fields) -> StockData:
-    data = StockData(StockDataConfig(**fields), seed=0)
-    data.setup()
-    return data
 
 
 @pytest.mark.parametrize("generator", ["sine", "sine_trend", "random_walk", "gbm"])
@@ -39,7 +33,7 @@ def test_default_series_is_the_tutorial_sine_with_its_noise():
 
 
 def test_split_is_chronological_and_targets_never_cross_it():
-    data = make_data(seq_len=20, horizon=3)
+    data = forecast_data(seq_len=20, horizon=3)
     last_target = {name: data.windows[name].starts.max() + 2 for name in ("train", "val", "test")}
     first_target = {name: data.windows[name].starts.min() for name in ("train", "val", "test")}
     assert last_target["train"] < first_target["val"] and last_target["val"] < first_target["test"]
@@ -50,7 +44,7 @@ def test_split_is_chronological_and_targets_never_cross_it():
 
 
 def test_scaler_is_fitted_on_the_training_part_only():
-    data = make_data(generator="sine_trend", trend=0.05)
+    data = forecast_data(generator="sine_trend", trend=0.05)
     train_values = data.series.values[: data.bounds["train"][1]]
     assert data.spec.shift == pytest.approx(train_values.mean())
     assert data.spec.scale == pytest.approx(train_values.std())
@@ -58,7 +52,7 @@ def test_scaler_is_fitted_on_the_training_part_only():
 
 
 def test_only_training_batches_are_shuffled():
-    data = make_data()
+    data = forecast_data()
     first_val = next(iter(data.val_dataloader()))[1][:, 0].numpy()
     expected = ((data.windows["val"].targets[: len(first_val), 0] - data.spec.shift) / data.spec.scale)
     np.testing.assert_allclose(first_val, expected, rtol=1e-5)
@@ -69,7 +63,7 @@ def test_only_training_batches_are_shuffled():
 
 def test_seq_len_longer_than_the_series_is_a_clear_error():
     with pytest.raises(UserError, match="data.seq_len=900 .* lower data.seq_len"):
-        make_data(seq_len=900)
+        forecast_data(seq_len=900)
 
 
 def test_csv_column_is_read_in_file_order(tmp_path):
@@ -77,7 +71,7 @@ def test_csv_column_is_read_in_file_order(tmp_path):
     path.write_text("date,close\n" + "".join(f"2020-01-{d:02d},{100 + d}\n" for d in range(1, 29)))
     series = read_csv_series(str(path), None)
     np.testing.assert_array_equal(series.values, 100 + np.arange(1, 29))
-    data = make_data(csv_path=str(path), seq_len=5, val_fraction=0.2, test_fraction=0.2)
+    data = forecast_data(csv_path=str(path), seq_len=5, val_fraction=0.2, test_fraction=0.2)
     assert "oracle" not in data.reference_forecasts()
 
 
@@ -105,7 +99,7 @@ def test_baselines_forecast_what_they_promise():
 
 
 def test_noise_floor_is_the_clean_signals_error_on_the_test_points():
-    data = make_data()
+    data = forecast_data()
     test = data.windows["test"]
     floor = np.sqrt(((data.reference_forecasts()["oracle"] - test.targets) ** 2).mean())
     assert 0.07 < floor < 0.13  # the empirical noise of ~150 test points, noise_std = 0.1
@@ -121,7 +115,7 @@ def test_mase_scale_is_the_mean_step_of_the_training_part_only(tmp_path):
     divides by the naive forecast's in-sample error, so the later steps must not enter its scale."""
     index = np.arange(100)
     values = np.where(index < 70, 100 + index % 2, 100 + 10 * (index % 2))  # train: targets 0-69 of 100
-    data = make_data(csv_path=write_series(tmp_path / "prices.csv", values), seq_len=5)
+    data = forecast_data(csv_path=write_series(tmp_path / "prices.csv", values), seq_len=5)
     assert data.bounds["train"] == (0, 70)
     assert data.spec.mase_scale == 1.0
 
@@ -133,7 +127,7 @@ def test_the_linear_baseline_is_fitted_on_the_training_windows_not_the_test_wind
     values = np.zeros(400)
     for t in range(1, 400):
         values[t] = (0.9 if t < 280 else -0.9) * values[t - 1] + rng.normal()
-    data = make_data(csv_path=write_series(tmp_path / "prices.csv", values), seq_len=5)
+    data = forecast_data(csv_path=write_series(tmp_path / "prices.csv", values), seq_len=5)
     train, test = data.windows["train"], data.windows["test"]
     linear = data.reference_forecasts()["linear"]
     np.testing.assert_allclose(linear, LinearAutoregression(train.inputs, train.targets)(test.inputs))

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from rnnlab.errors import UserError
+from rnnlab.run.arguments import key_values
 from rnnlab.run.predict import load_checkpoint, load_task
 from rnnlab.tasks.registry import get_task, load_tasks
 
@@ -21,12 +22,7 @@ KEYS = ("ckpt", "steps", "csv", "out", "history")
 
 
 def parse_arguments(argv: list[str]) -> dict[str, str]:
-    arguments: dict[str, str] = {}
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep or key not in KEYS:
-            raise UserError(f"'{arg}' is not understood; {USAGE}")
-        arguments[key] = value
+    arguments = key_values(argv, KEYS, USAGE)
     if "ckpt" not in arguments or "steps" not in arguments:
         raise UserError(f"give ckpt= and steps=; {USAGE}")
     return arguments
@@ -61,8 +57,8 @@ def main(argv: list[str] | None = None) -> None:
             takes = sorted(name for name, task in load_tasks().items() if task.forecaster)
             raise UserError(f"this checkpoint is a {module.spec.task} model, which does not forecast a series; "
                             f"rnnlab.forecast takes {', '.join(takes)} models")
-        out = Path(arguments["out"]).expanduser() if "out" in arguments else run_folder(checkpoint) / "forecast"
-        lines = forecast(module, steps, arguments.get("csv"), out, history)
+        out = Path(arguments["out"]).expanduser() if "out" in arguments else None
+        lines = forecast(module, steps, arguments.get("csv"), run_folder(checkpoint), out, history)
     except UserError as error:
         print(f"rnnlab: error: {error}", file=sys.stderr)
         sys.exit(2)

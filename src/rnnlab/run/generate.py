@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from rnnlab.errors import UserError
+from rnnlab.run.arguments import key_values
 from rnnlab.run.predict import load_checkpoint, load_task
 from rnnlab.tasks.registry import get_task, load_tasks
 
@@ -20,12 +21,7 @@ DEFAULTS = {"length": "500", "temperature": "1.0", "top_k": "", "greedy": "false
 
 
 def parse_arguments(argv: list[str]) -> dict[str, str]:
-    arguments = dict(DEFAULTS)
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep or key not in {"ckpt", "prompt", *DEFAULTS}:
-            raise UserError(f"'{arg}' is not understood; {USAGE}")
-        arguments[key] = value
+    arguments = DEFAULTS | key_values(argv, ["ckpt", "prompt", *DEFAULTS], USAGE)
     if "ckpt" not in arguments or "prompt" not in arguments:
         raise UserError(f"give ckpt= and prompt=; {USAGE}")
     return arguments

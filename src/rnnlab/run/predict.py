@@ -14,6 +14,7 @@ from typing import Any
 
 from rnnlab.errors import UserError
 from rnnlab.models.config import ModelConfig
+from rnnlab.run.arguments import key_values
 from rnnlab.tasks.checkpoints import read_checkpoint
 from rnnlab.tasks.optimizer import OptimizerConfig
 from rnnlab.tasks.registry import get_task, load_tasks
@@ -24,12 +25,7 @@ KEYS = ("ckpt", "text", "file", "batch_size")
 
 
 def parse_arguments(argv: list[str]) -> dict[str, str]:
-    arguments: dict[str, str] = {}
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep or key not in KEYS:
-            raise UserError(f"'{arg}' is not understood; {USAGE}")
-        arguments[key] = value
+    arguments = key_values(argv, KEYS, USAGE)
     if "ckpt" not in arguments or ("text" in arguments and "file" in arguments):
         raise UserError(f"give ckpt= and exactly one of text= or file=; {USAGE}")
     return arguments

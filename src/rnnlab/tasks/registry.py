@@ -44,7 +44,7 @@ class Task:
     sections: dict[str, type] = field(default_factory=dict)  # other config sections the module takes, by name
     predictor: str | None = None  # "module:function" (task, texts, batch_size) -> printed lines; None: no predict
     generator: str | None = None  # "module:function" (task, prompt, length, temperature, top_k, seed) -> text
-    forecaster: str | None = None  # "module:function" (task, steps, csv, out, history) -> printed lines
+    forecaster: str | None = None  # "module:function" (task, steps, csv, run folder, out, history) -> printed lines
     check_model: Callable[[Any], None] | None = None  # refuses a `model:` section the task cannot use (UserError)
 
     def mode(self, metric: str) -> str:

@@ -126,11 +126,15 @@ def _missing_flags(values: np.ndarray, filled: np.ndarray, columns: list[str],
         flags.append(filled[:, i].astype(float))
         names.append(f"{name}:missing")
         if policy != "ffill":
-            observed = np.flatnonzero(~filled[:, i])
-            flags.append(values[observed[np.maximum(np.searchsorted(observed, np.arange(len(values)), "right") - 1, 0)],
-                                i])
+            flags.append(_carried_forward(values[:, i], filled[:, i]))
             names.append(f"{name}:last_seen")
     return (np.column_stack(flags) if flags else np.empty((len(values), 0))), names
+
+
+def _carried_forward(column: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Each row's last value not `missing` (rows before the first one take the first one's)."""
+    present = np.flatnonzero(~missing)
+    return column[present[np.maximum(np.searchsorted(present, np.arange(len(column)), side="right") - 1, 0)]]
 
 
 def _numeric(table: Table, name: str) -> bool:
@@ -272,10 +276,10 @@ def _handle_missing(values: np.ndarray, table: Table, columns: list[str],
         keep = rows >= max(int(np.argmax(~gone[:, i])) for i in range(values.shape[1]))
         values = values.copy()
         for i in range(values.shape[1]):
-            present = np.flatnonzero(~gone[:, i])
             if policy == "ffill":
-                values[:, i] = values[present[np.maximum(np.searchsorted(present, rows, side="right") - 1, 0)], i]
+                values[:, i] = _carried_forward(values[:, i], gone[:, i])
             else:
+                present = np.flatnonzero(~gone[:, i])
                 values[:, i] = np.interp(rows, present, values[present, i])
     log.warning("%s: missing values (%s) handled by data.missing=%s; %d rows kept", table.path,
                 ", ".join(f"'{name}' {count}" for name, count in counts.items()), policy, int(keep.sum()))

@@ -21,6 +21,8 @@ from rnnlab.tasks.forecast.schema import StockDataConfig
 from rnnlab.tasks.forecast.series import Series, load_series
 from rnnlab.tasks.forecast.task import ForecastTask
 
+OUT_FOLDER = "forecast"  # where in its run folder a checkpoint's forecast is written when out= is not given
+
 
 @dataclass(frozen=True)
 class Future:
@@ -33,11 +35,13 @@ class Future:
     frequency: str | None  # of the dates; None when the steps are numbered
 
 
-def forecast_future(module: ForecastTask, steps: int, csv_path: str | None, out: Path,
+def forecast_future(module: ForecastTask, steps: int, csv_path: str | None, run: Path, out: Path | None,
                     history: int | None) -> list[str]:
     """The registry's forecaster: forecast `steps` values after the series' end, write `forecast.csv` and
-    `forecast.png` (the last `history` values and the forecast) into `out`, and return the lines to print."""
+    `forecast.png` (the last `history` values and the forecast) into `out` (None: the `run` folder's
+    `OUT_FOLDER`), and return the lines to print."""
     spec = module.spec
+    out = out or run / OUT_FOLDER
     check_steps(spec, steps)
     series = read_series(spec, csv_path)
     future = label_steps(series, forecast_values(module, series, steps))
