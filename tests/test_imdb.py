@@ -12,7 +12,6 @@ import torch
 
 from conftest import run_in_process
 from imdb_fixture import TEST_ONLY_WORDS, write_imdb_folder
-from rnnlab.data.batches import LengthBuckets
 from rnnlab.data.text import OOV_ID, PAD_ID
 from rnnlab.run.predict import load_checkpoint, load_task
 from rnnlab.run.predict import main as predict_main
@@ -86,20 +85,6 @@ def test_evaluation_batches_hold_both_labels(reviews_folder, tmp_path):
         labels = next(iter(loader))[2]
         assert 0 < labels.sum() < len(labels)  # the archive lists every negative review first
     assert sorted(data.sets["test"].rows.tolist()) == list(range(200))
-
-
-def test_length_buckets_cover_every_review_once_and_group_similar_lengths():
-    lengths = torch.randint(1, 400, (1000,))
-    sampler = LengthBuckets(lengths, batch_size=10, shuffle=True, seed=0)
-    first = list(sampler)
-    sampler.set_epoch(1)
-    second = list(sampler)
-    assert sorted(i for batch in first for i in batch) == list(range(1000))
-    assert first != second  # a new order every epoch
-    sampler.set_epoch(0)
-    assert list(sampler) == first  # drawn from (seed, epoch) alone: a resumed run sees the same batches
-    spread = sum(int(lengths[b].max() - lengths[b].min()) for b in first) / len(first)
-    assert spread < 40  # random batches of 10 would spread over ~320 tokens
 
 
 def test_align_left_moves_pre_padded_tokens_to_the_front():
