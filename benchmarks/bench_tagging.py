@@ -71,7 +71,7 @@ def raw_loop(treebank: Path, batches: int, threads: int) -> float:
             return self.head(self.dropout(out))
 
     model = Tagger()
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3, betas=(0.9, 0.9), fused=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3, fused=True)
     times = []
     for step in range(batches):
         chunk = chunks[step % len(chunks)]

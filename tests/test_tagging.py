@@ -240,3 +240,20 @@ def test_frequency_word_dropout_drops_rare_words_often_and_frequent_ones_rarely(
     dropped = (seen[0] == UNK).float().mean(dim=1)
     rare = 0.25 / (0.25 + counts[-1])
     assert dropped[0] < 0.01 and abs(dropped[1] - rare) < 0.05
+
+
+def test_loss_per_word_weighs_a_word_the_same_in_batches_of_short_and_of_long_sentences(toy_data, tmp_path):
+    from rnnlab.run.build import build_data, build_task
+
+    config, _ = compose_config(tmp_path, *TOY, f"data.path={toy_data}", "model=bigru", "data.loss_per=word",
+                               "data.batch_size=8")
+    data = build_data(config)
+    data.setup("fit")
+    train = data.sets["train"]
+    assert data.spec.words_per_batch == pytest.approx(int(train.lengths.sum()) / -(-len(train) // 8))
+    task = build_task(config, data.spec).eval()  # no dropout: the same scores in both calls
+    for batch in itertools.islice(data.train_dataloader(), 5):
+        words = int(batch[1].sum())
+        trained, _ = task._loss(batch, training=True)
+        mean, _ = task._loss(batch)  # validation: the batch's mean per word, as before
+        assert float(trained) == pytest.approx(float(mean) * words / data.spec.words_per_batch, rel=1e-5)

@@ -42,6 +42,8 @@ class TaggingSpec:
     task: str = "tagging"
     word_dropout_mode: str = "uniform"
     word_counts: tuple[int, ...] = ()  # training count of each word id (word_dropout_mode=frequency only)
+    loss_per: str = "batch"  # batch: each batch's mean | word: summed over words_per_batch (every word weighs the same)
+    words_per_batch: float = 1.0  # training words over training batches
 
 
 def vocabulary(counts: Counter, min_count: int) -> list[str]:
@@ -119,7 +121,8 @@ class TaggingData(SplitData):
         counts = tuple(word_counts.get(word, 0) for word in words) if cfg.word_dropout_mode == "frequency" else ()
         self.spec = TaggingSpec(words, vocabulary(char_counts, 1), tags, cfg.embedding_dim, cfg.char_embedding_dim,
                                 cfg.char_hidden_size, cfg.word_dropout, cfg.dropout, cfg.crf,
-                                word_dropout_mode=cfg.word_dropout_mode, word_counts=counts)
+                                word_dropout_mode=cfg.word_dropout_mode, word_counts=counts, loss_per=cfg.loss_per,
+                                words_per_batch=sum(word_counts.values()) / -(-len(train) // cfg.batch_size))
         self.sets = {split: Encoded(sentences, self.spec, cfg.max_len) for split, sentences in splits.items()}
         self.train_words, self.raw_train = word_counts, train
         self.unseen_tags = Counter(tag for split in ("val", "test") for s in splits[split] for tag in s.tags

@@ -10,6 +10,7 @@ from rnnlab.models.config import ModelConfig
 
 TAG_COLUMNS = ("upos", "xpos")
 FORMATS = ("auto", "conllu", "columns")
+LOSS_PER = ("batch", "word")
 UD_EWT_URL = "https://raw.githubusercontent.com/UniversalDependencies/UD_English-EWT/r2.16"
 # dev and test of the release (the train file is checked for completeness only)
 UD_EWT_SHA256 = {"val": "531a54ff90d6ab12201c5a50c3e78e6ddac4de69abc4bce5d275d3cd29efe2b6",
@@ -41,6 +42,7 @@ class TaggingDataConfig:
     bucket_by_length: bool = True
     dropout: float = 0.33
     crf: bool = False
+    loss_per: str = "word"
     num_workers: int = 0
 
     def check(self) -> None:
@@ -51,6 +53,7 @@ class TaggingDataConfig:
         if self.max_len is not None:
             at_least("data.max_len", self.max_len, 1)
         choice("data.word_dropout_mode", self.word_dropout_mode, ("uniform", "frequency"))
+        choice("data.loss_per", self.loss_per, LOSS_PER)
         fraction("data.word_dropout", self.word_dropout)
         fraction("data.dropout", self.dropout)
         at_least("data.num_workers", self.num_workers, 0)

@@ -68,16 +68,23 @@ class TaggingTask(RecurrentTask):
             return self.crf.decode(scores, mask)
         return scores.argmax(-1).masked_fill(~mask, 0)
 
-    def _loss(self, batch: Batch) -> tuple[Tensor, Tensor]:
+    def _loss(self, batch: Batch, training: bool = False) -> tuple[Tensor, Tensor]:
+        """Mean loss per word of the batch; in training with data.loss_per=word, the batch's summed loss over
+        the mean words per training batch, so that a word weighs the same in a batch of short sentences as in
+        one of long ones (length buckets make batches' word counts differ tenfold)."""
         words, lengths, chars, tags, _ = batch
         scores = self.emissions(words, lengths, chars)
+        by_word = training and self.spec.loss_per == "word"
         if self.crf is not None:
             mask = step_mask(lengths, words.shape[1])
-            return self.crf.nll(scores, tags.clamp(min=0), mask) / mask.sum(), scores
-        return nn.functional.cross_entropy(scores.flatten(0, 1).float(), tags.flatten(), ignore_index=IGNORE), scores
+            return self.crf.nll(scores, tags.clamp(min=0), mask) / (self.spec.words_per_batch if by_word
+                                                                    else mask.sum()), scores
+        total = nn.functional.cross_entropy(scores.flatten(0, 1).float(), tags.flatten(), ignore_index=IGNORE,
+                                            reduction="sum")
+        return total / (self.spec.words_per_batch if by_word else (tags != IGNORE).sum().clamp(min=1)), scores
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        loss, _ = self._loss(batch)
+        loss, _ = self._loss(batch, training=True)
         self.log_train_loss(loss, len(batch[0]), batch_idx)
         return loss
 
