@@ -48,7 +48,10 @@ class SplitData(pl.LightningDataModule):
         raise NotImplementedError
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        # trainer.overfit_batches trains on the first batches again and again: Lightning can unshuffle a plain
+        # sampler, not our batch samplers, so the order is kept here
+        overfit = self.trainer is not None and self.trainer.overfit_batches > 0
+        return self._loader("train", shuffle=not overfit)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)
