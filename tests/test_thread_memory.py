@@ -3,7 +3,8 @@
 The loops keep per-thread buffers between passes (the AMX operands of bf16 per-step products, the bf16
 backward's step gradients). Freed only with the process, they made a server that starts a thread per
 request grow with every thread: by 120-155 MB over the 150 threads of CHURN's backward below (each with an
-OpenMP worker of its own), against under 5 MB once a thread's exit frees them.
+OpenMP worker of its own), against -3 to 25 MB (the allocator's own noise, run to run) once a thread's exit
+frees them.
 """
 
 from __future__ import annotations
@@ -58,4 +59,4 @@ def test_short_lived_threads_leave_no_kernel_buffers_behind(pass_: str) -> None:
         pytest.skip("this CPU has no bf16 matrix units: backward writes its gradients in place, no buffers")
     done = subprocess.run([sys.executable, "-c", CHURN, pass_], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert float(done.stdout) < 20, f"RSS grew by {float(done.stdout):.0f} MB over 150 threads"
+    assert float(done.stdout) < 60, f"RSS grew by {float(done.stdout):.0f} MB over 150 threads"
