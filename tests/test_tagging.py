@@ -257,3 +257,24 @@ def test_loss_per_word_weighs_a_word_the_same_in_batches_of_short_and_of_long_se
         trained, _ = task._loss(batch, training=True)
         mean, _ = task._loss(batch)  # validation: the batch's mean per word, as before
         assert float(trained) == pytest.approx(float(mean) * words / data.spec.words_per_batch, rel=1e-5)
+
+
+@pytest.mark.parametrize("lowercase", [False, True])
+def test_lowercase_gives_a_word_seen_in_another_case_its_vector_and_keeps_the_case_in_characters(tmp_path,
+                                                                                                   lowercase):
+    from rnnlab.tasks.tagging.data import TaggingData
+
+    train = [Sentence(("The", "dog", "barks"), ("DET", "NOUN", "VERB")), Sentence(("the", "Dog"), ("DET", "NOUN"))]
+    files = {split: write_columns(tmp_path / f"{split}.tsv", sentences) for split, sentences in
+             (("train", train), ("val", train), ("test", [Sentence(("THE", "DOG", "cat"), ("DET", "NOUN", "NOUN"))]))}
+    data = TaggingData(TaggingDataConfig(train=str(files["train"]), val=str(files["val"]), test=str(files["test"]),
+                                         lowercase=lowercase), seed=0)
+    data.setup()
+    words, chars = data.sets["test"].words[0].tolist(), data.sets["test"].chars[0]
+    if lowercase:
+        assert data.spec.words[2:] == ["dog", "the", "barks"]  # counts of both cases together
+        assert [data.spec.words[i] for i in words[:2]] == ["the", "dog"] and words[2] == UNK
+    else:
+        assert data.spec.words[2:] == ["Dog", "The", "barks", "dog", "the"]
+        assert words == [UNK, UNK, UNK]
+    assert [data.spec.chars[i] for i in chars[1].tolist()] == ["D", "<unk>", "<unk>"]  # "DOG": capitals kept

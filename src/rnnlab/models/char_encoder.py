@@ -29,7 +29,7 @@ class CharWordEncoder(nn.Module):
 
     def forward(self, chars: Tensor) -> Tensor:
         words = chars[:, :, 0] != 0  # [B, T]: real words (each has at least one character)
-        flat = chars[words]  # [N, C], only the real words are encoded
+        flat, inverse = chars[words].unique(dim=0, return_inverse=True)  # [N, C]: each distinct word once
         lengths = (flat != 0).sum(1)
         flat = flat[:, : int(lengths.max())] if len(flat) else flat
         vectors = self.embedding(flat)
@@ -41,5 +41,5 @@ class CharWordEncoder(nn.Module):
             pads = (flat == 0).unsqueeze(1)
             encoded = features.masked_fill(pads, torch.finfo(features.dtype).min).amax(-1)
         out = encoded.new_zeros(*chars.shape[:2], self.output_size)
-        out[words] = encoded
+        out[words] = encoded[inverse]
         return out

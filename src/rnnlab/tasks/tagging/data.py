@@ -44,6 +44,7 @@ class TaggingSpec:
     word_counts: tuple[int, ...] = ()  # training count of each word id (word_dropout_mode=frequency only)
     loss_per: str = "batch"  # batch: each batch's mean | word: summed over words_per_batch (every word weighs the same)
     words_per_batch: float = 1.0  # training words over training batches
+    lowercase: bool = False  # word ids of lower-cased words (False in checkpoints from before the setting)
 
 
 def vocabulary(counts: Counter, min_count: int) -> list[str]:
@@ -60,7 +61,8 @@ class Encoded(Dataset):
         chars = {char: i for i, char in enumerate(spec.chars)}
         tags = {tag: i for i, tag in enumerate(spec.tags)}
         self.sentences = [Sentence(s.words[:max_len], s.tags[:max_len]) for s in sentences] if max_len else sentences
-        self.words = [torch.tensor([words.get(w, UNK) for w in s.words]) for s in self.sentences]
+        fold = str.lower if spec.lowercase else str
+        self.words = [torch.tensor([words.get(fold(w), UNK) for w in s.words]) for s in self.sentences]
         self.chars = [pad_sequence([torch.tensor([chars.get(c, UNK) for c in w]) for w in s.words], batch_first=True)
                       for s in self.sentences]
         self.tags = [torch.tensor([tags.get(t, IGNORE) for t in s.tags]) for s in self.sentences]
@@ -115,13 +117,15 @@ class TaggingData(SplitData):
         splits = read_splits(cfg)
         train = splits["train"]
         word_counts = Counter(word for sentence in train for word in sentence.words)
+        vocab_counts = Counter(word.lower() for word in word_counts.elements()) if cfg.lowercase else word_counts
         char_counts = Counter(char for sentence in train for word in sentence.words for char in word)
         tags = sorted({tag for sentence in train for tag in sentence.tags})
-        words = vocabulary(word_counts, cfg.min_count)
-        counts = tuple(word_counts.get(word, 0) for word in words) if cfg.word_dropout_mode == "frequency" else ()
+        words = vocabulary(vocab_counts, cfg.min_count)
+        counts = tuple(vocab_counts.get(word, 0) for word in words) if cfg.word_dropout_mode == "frequency" else ()
         self.spec = TaggingSpec(words, vocabulary(char_counts, 1), tags, cfg.embedding_dim, cfg.char_embedding_dim,
                                 cfg.char_hidden_size, cfg.word_dropout, cfg.dropout, cfg.crf,
                                 word_dropout_mode=cfg.word_dropout_mode, word_counts=counts, loss_per=cfg.loss_per,
+                                lowercase=cfg.lowercase,
                                 words_per_batch=sum(word_counts.values()) / -(-len(train) // cfg.batch_size))
         self.sets = {split: Encoded(sentences, self.spec, cfg.max_len) for split, sentences in splits.items()}
         self.train_words, self.raw_train = word_counts, train

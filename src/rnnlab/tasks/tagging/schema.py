@@ -32,6 +32,7 @@ class TaggingDataConfig:
     format: str = "auto"
     tag_column: str = "upos"
     min_count: int = 1
+    lowercase: bool = True
     word_dropout: float = 0.25
     word_dropout_mode: str = "uniform"
     embedding_dim: int = 100
