@@ -133,9 +133,9 @@ PAGES = {
         Section("pos_ewt_quick", "About a minute and a half", ["experiment=pos_ewt_quick", EWT],
                 ["trainer.max_epochs=1"], TAGGING_COLUMNS,
                 extra=lambda sweep, folder: run_extras(sweep, folder, "pos_ewt_quick")),
-        Section("pos_ewt", "The best in about 15 minutes on 2 cores", ["experiment=pos_ewt", EWT],
+        Section("pos_ewt", "The best in about 15 minutes on 2 cores", ["experiment=pos_ewt", EWT, "seed=0,1,2"],
                 ["trainer.max_epochs=1", "trainer.limit_train_batches=50"], TAGGING_COLUMNS,
-                extra=lambda sweep, folder: run_extras(sweep, folder, "pos_ewt")),
+                per_job=True, extra=lambda sweep, folder: run_extras(sweep, folder, "pos_ewt")),
     ]),
 }
 

@@ -278,3 +278,19 @@ def test_lowercase_gives_a_word_seen_in_another_case_its_vector_and_keeps_the_ca
         assert data.spec.words[2:] == ["Dog", "The", "barks", "dog", "the"]
         assert words == [UNK, UNK, UNK]
     assert [data.spec.chars[i] for i in chars[1].tolist()] == ["D", "<unk>", "<unk>"]  # "DOG": capitals kept
+
+
+@pytest.mark.parametrize("kind", ["lstm", "cnn"])
+def test_the_character_encoder_gives_each_word_the_vector_it_gets_alone(kind):
+    from rnnlab.models.char_encoder import CharWordEncoder
+
+    torch.manual_seed(0)
+    encoder = CharWordEncoder(kind, 12, 8, 6).eval()
+    spellings = [[3, 4, 5], [6, 7], [3, 4, 5], [8], [6, 7], [9, 10, 11, 3]]  # repeated words, in and across sentences
+    chars = torch.zeros(2, 4, 4, dtype=torch.long)  # sentence 2 has 2 words and 2 padding positions
+    for (sentence, position), spelling in zip([(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1)], spellings):
+        chars[sentence, position, : len(spelling)] = torch.tensor(spelling)
+    out = encoder(chars)
+    alone = [encoder(torch.tensor(spelling).view(1, 1, -1))[0, 0] for spelling in spellings]
+    torch.testing.assert_close(out[chars[:, :, 0] != 0], torch.stack(alone))
+    assert out[1, 2:].abs().sum() == 0  # padding positions stay zero
