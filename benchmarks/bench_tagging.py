@@ -2,23 +2,21 @@
 hand-written PyTorch loop with packed `nn.LSTM`s at the same shapes, side by side.
 
     python benchmarks/bench_tagging.py --treebank ../shared/data/ud_english_ewt [--batches 80 --rounds 3
-        --threads 2] [--before /tmp/before/src]
+        --threads 2]
 
 Both tag the EWT training sentences in batches of 32 sentences of similar length (the runner's length buckets;
 the loop sorts by length and cuts, as a user of `pack_padded_sequence` would), with word vectors of 100, a
 character BiLSTM(50) per word, a 2-layer BiLSTM(200), dropout 0.33, a softmax per word, Adam 2e-3 and gradient
 clipping at 1.0; both flush subnormal floats and leave out their first 3 steps. Each leg is a fresh process; the
 legs alternate for `--rounds` rounds and the table gives each leg's median and the median of per-round ratios.
-`--before SRC` also alternates the runner of another source tree (e.g. a `git worktree` of an older commit)
-with this one: has a change made the tagger faster or slower?
+Has a change made the tagger faster or slower? `python benchmarks/before_after.py <before>/src src --tagging
+<treebank>` runs this runner command from two source trees.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -97,17 +95,19 @@ def raw_loop(treebank: Path, batches: int, threads: int) -> float:
     return BATCH * (batches - WARMUP) / sum(times[WARMUP:])
 
 
-def runner(treebank: Path, batches: int, threads: int, src: Path | None = None) -> float:
-    """Sentences/s of `python -m rnnlab experiment=pos_ewt` cut to `batches` training batches (of the source tree
-    `src`, else of the installed package)."""
+def runner_command(treebank: Path, batches: int, threads: int) -> list[str]:
+    """`python -m rnnlab experiment=pos_ewt` cut to `batches` training batches (without its run folder)."""
+    return [sys.executable, "-m", "rnnlab", "experiment=pos_ewt", f"data.path={treebank}", "trainer.max_epochs=1",
+            f"trainer.limit_train_batches={batches}", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
+            "trainer.num_sanity_val_steps=0", f"trainer.num_threads={threads}", "logger=none",
+            "callbacks.progress_bar=none", "print_config=false", f"callbacks.throughput_warmup_batches={WARMUP}"]
+
+
+def runner(treebank: Path, batches: int, threads: int) -> float:
+    """Sentences/s of the runner command above."""
     with tempfile.TemporaryDirectory(prefix="rnnlab-bench-") as folder:
-        command = [sys.executable, "-m", "rnnlab", "experiment=pos_ewt", f"data.path={treebank}",
-                   "trainer.max_epochs=1", f"trainer.limit_train_batches={batches}", "trainer.limit_val_batches=1",
-                   "trainer.limit_test_batches=1", "trainer.num_sanity_val_steps=0", f"trainer.num_threads={threads}",
-                   "logger=none", "callbacks.progress_bar=none", "print_config=false",
-                   f"callbacks.throughput_warmup_batches={WARMUP}", f"hydra.run.dir={folder}"]
-        env = {**os.environ, "PYTHONPATH": str(src)} if src is not None else None
-        done = subprocess.run(command, capture_output=True, text=True, env=env)
+        done = subprocess.run([*runner_command(treebank, batches, threads), f"hydra.run.dir={folder}"],
+                              capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(done.stderr[-2000:])
         return json.loads((Path(folder) / "metrics.json").read_text())["train_samples_per_s"]
@@ -119,7 +119,6 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=80)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--before", type=Path, help="another tree's src folder, measured against this one")
     parser.add_argument("--leg", choices=("raw",), help=argparse.SUPPRESS)  # internal: run one raw leg
     args = parser.parse_args()
     if args.leg == "raw":
@@ -130,14 +129,6 @@ def main() -> None:
     treebank = args.treebank.resolve()
     measured = runner_against_loop(lambda: runner(treebank, args.batches, args.threads), __file__, args.rounds)
     print(f"| pos_ewt tagger, batches of {BATCH}, {args.threads} threads (packed nn.LSTM loop) | {measured} |")
-    if args.before is not None:
-        pairs = [(runner(treebank, args.batches, args.threads, args.before.resolve()),
-                  runner(treebank, args.batches, args.threads)) for _ in range(args.rounds)]
-        before, now = zip(*pairs)
-        ratios = sorted(b / a for a, b in pairs)
-        print(f"| runner at {args.before} | {statistics.median(before):,.0f} | this tree | "
-              f"{statistics.median(now):,.0f} | this / before {statistics.median(ratios):.2f}x "
-              f"[{ratios[0]:.2f}-{ratios[-1]:.2f}] |")
 
 if __name__ == "__main__":
     main()
